@@ -1,0 +1,428 @@
+/*
+ * trace: see trace.h.
+ *
+ * Code objects are found by pointer in an open-addressed table that only
+ * grows when a function is registered, never on the per-event path. The
+ * per-event path reads RSS and the clock and formats one short array into
+ * the writer's buffer: no allocation, no stdio, no lock.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rss.h"
+#include "warn.h"
+
+struct file_def {
+    char *path;
+    size_t len;
+    char *abspath;      /* NULL if not found when defined */
+    bool have_stat;
+    int64_t size, mtime_ns;
+};
+
+static writer_t writer;
+static bool recording;
+static bool section_open;       /* the header of this process is written */
+static struct trace_section_info section;
+static uint64_t t0_ns;
+static int live_frames;         /* profiled frames running, all threads */
+
+static struct file_def *files;  /* index = id - 1 */
+static uint32_t nfiles, files_cap;
+static struct trace_code *codes;
+static uint32_t ncodes, codes_cap;
+
+/* Code object -> id; keys are pointers, 0 is empty. */
+static const void **slot_key;
+static uint32_t *slot_id;
+static uint32_t slots;          /* a power of two */
+
+static trace_thread_namer thread_namer;
+static uint32_t nthreads;
+static uint32_t current_thread;
+/* Bumped for each new section: a thread whose generation is older has not
+ * been defined in this section yet. */
+static uint32_t generation = 1;
+static __thread uint32_t tls_thread __attribute__((tls_model("initial-exec")));
+static __thread uint32_t tls_generation __attribute__((tls_model("initial-exec")));
+
+static uint64_t clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint32_t slot_of(const void *key)
+{
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & (slots - 1);
+}
+
+uint32_t trace_code_lookup(const void *key)
+{
+    if (!slots)
+        return 0;
+    for (uint32_t i = slot_of(key);; i = (i + 1) & (slots - 1)) {
+        if (slot_key[i] == key)
+            return slot_id[i];
+        if (!slot_key[i])
+            return 0;
+    }
+}
+
+static bool slots_insert(const void *key, uint32_t id)
+{
+    if ((ncodes + 1) * 2 > slots) {
+        uint32_t n = slots ? slots * 2 : 64;
+        const void **k = calloc(n, sizeof *k);
+        uint32_t *v = calloc(n, sizeof *v);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return false;
+        }
+        const void **old_k = slot_key;
+        uint32_t *old_v = slot_id, old_n = slots;
+        slot_key = k;
+        slot_id = v;
+        slots = n;
+        for (uint32_t i = 0; i < old_n; i++)
+            if (old_k[i])
+                slots_insert(old_k[i], old_v[i]);
+        free(old_k);
+        free(old_v);
+    }
+    uint32_t i = slot_of(key);
+    while (slot_key[i])
+        i = (i + 1) & (slots - 1);
+    slot_key[i] = key;
+    slot_id[i] = id;
+    return true;
+}
+
+static bool grow(void **arr, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    uint32_t n = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, (size_t)n * size);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = n;
+    return true;
+}
+
+/* ---- records ---- */
+
+#define KEY(w, s) writer_raw(w, s, sizeof s - 1)
+
+static bool write_string_field(writer_t *w, const char *key, const char *s, size_t n)
+{
+    bool lossy;
+    writer_cstr(w, ",\"");
+    writer_cstr(w, key);
+    writer_cstr(w, "\":");
+    if (!writer_string(w, s, n, &lossy))
+        return false;
+    if (lossy) {
+        writer_cstr(w, ",\"");
+        writer_cstr(w, key);
+        writer_cstr(w, "_hex\":");
+        return writer_hex(w, s, n);
+    }
+    return true;
+}
+
+static void write_file(uint32_t id)
+{
+    writer_t *w = &writer;
+    const struct file_def *f = &files[id - 1];
+    KEY(w, "{\"k\":\"file\",\"id\":");
+    writer_int(w, id);
+    write_string_field(w, "path", f->path, f->len);
+    if (f->abspath)
+        write_string_field(w, "abspath", f->abspath, strlen(f->abspath));
+    if (f->have_stat) {
+        KEY(w, ",\"size\":");
+        writer_int(w, f->size);
+        KEY(w, ",\"mtime_ns\":");
+        writer_int(w, f->mtime_ns);
+    }
+    KEY(w, "}\n");
+    writer_end_record(w);
+}
+
+static void write_code(uint32_t id)
+{
+    writer_t *w = &writer;
+    const struct trace_code *c = &codes[id - 1];
+    KEY(w, "{\"k\":\"code\",\"id\":");
+    writer_int(w, id);
+    KEY(w, ",\"file\":");
+    writer_int(w, c->file);
+    write_string_field(w, "name", c->name, strlen(c->name));
+    write_string_field(w, "qualname", c->qualname, strlen(c->qualname));
+    KEY(w, ",\"firstlineno\":");
+    writer_int(w, c->firstlineno);
+    KEY(w, ",\"top\":");
+    writer_int(w, c->top ? c->top : id);
+    if (!c->top && c->first > 0) {
+        KEY(w, ",\"lines\":[");
+        writer_int(w, c->first);
+        KEY(w, ",");
+        writer_int(w, c->last);
+        KEY(w, "]");
+    }
+    KEY(w, "}\n");
+    writer_end_record(w);
+}
+
+static void write_header(void)
+{
+    writer_t *w = &writer;
+    char buf[PATH_MAX];
+    t0_ns = clock_ns(CLOCK_MONOTONIC);
+    uint64_t start = clock_ns(CLOCK_REALTIME);
+    KEY(w, "{\"k\":\"memprof\",\"version\":1,\"pid\":");
+    writer_int(w, getpid());
+    KEY(w, ",\"ppid\":");
+    writer_int(w, getppid());
+    KEY(w, ",\"python\":");
+    writer_string(w, section.python, strlen(section.python), NULL);
+    KEY(w, ",\"argv\":");
+    if (section.write_argv)
+        section.write_argv(w);
+    else
+        KEY(w, "[]");
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        write_string_field(w, "exe", buf, (size_t)n);
+    if (getcwd(buf, sizeof buf))
+        write_string_field(w, "cwd", buf, strlen(buf));
+    KEY(w, ",\"start_ns\":");
+    writer_int(w, (int64_t)start);
+    KEY(w, ",\"t0_ns\":");
+    writer_int(w, (int64_t)t0_ns);
+    KEY(w, ",\"page_size\":");
+    writer_int(w, sysconf(_SC_PAGESIZE));
+    KEY(w, "}\n");
+    writer_end_record(w);
+}
+
+/* The header, then everything defined before the section started (after a
+ * fork: the parent's definitions, which the child's section needs too). */
+static void open_section(void)
+{
+    section_open = true;
+    writer_begin_section(&writer);
+    write_header();
+    for (uint32_t i = 1; i <= nfiles; i++)
+        write_file(i);
+    for (uint32_t i = 1; i <= ncodes; i++)
+        write_code(i);
+}
+
+bool trace_init(int fd, const struct trace_section_info *info)
+{
+    section = *info;
+    if (!rss_open())
+        return warn_errno("cannot open /proc/self/statm", errno);
+    if (!writer_init(&writer, fd, getpid()))
+        return warn("the trace descriptor is not usable");
+    recording = true;
+    return true;
+}
+
+bool trace_recording(void)
+{
+    return recording && !writer.failed;
+}
+
+void trace_stop(void)
+{
+    recording = false;
+}
+
+uint32_t trace_file_define(const char *path, size_t len)
+{
+    if (!trace_recording())
+        return 0;
+    for (uint32_t i = 0; i < nfiles; i++)
+        if (files[i].len == len && memcmp(files[i].path, path, len) == 0)
+            return i + 1;
+    if (!grow((void **)&files, &files_cap, nfiles + 1, sizeof *files))
+        return 0;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, path, len);
+    copy[len] = 0;
+    struct file_def *f = &files[nfiles];
+    memset(f, 0, sizeof *f);
+    f->path = copy;
+    f->len = len;
+    /* Where the source is now: the report may run elsewhere, and the
+     * program may chdir before a fork child defines the file again. */
+    char abs[PATH_MAX];
+    struct stat st;
+    if (memchr(path, 0, len) == NULL && realpath(copy, abs)) {
+        f->abspath = strdup(abs);
+        if (stat(abs, &st) == 0) {
+            f->have_stat = true;
+            f->size = st.st_size;
+            f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        }
+    }
+    nfiles++;
+    if (!section_open)
+        open_section();
+    else
+        write_file(nfiles);
+    return nfiles;
+}
+
+uint32_t trace_code_define(const struct trace_code *c)
+{
+    if (!trace_recording())
+        return 0;
+    uint32_t id = trace_code_lookup(c->key);
+    if (id)
+        return id;
+    if (!grow((void **)&codes, &codes_cap, ncodes + 1, sizeof *codes))
+        return 0;
+    struct trace_code *d = &codes[ncodes];
+    *d = *c;
+    d->name = strdup(c->name);
+    d->qualname = strdup(c->qualname);
+    if (!d->name || !d->qualname || !slots_insert(c->key, ncodes + 1))
+        return 0;
+    ncodes++;
+    if (!section_open)
+        open_section();
+    else
+        write_code(ncodes);
+    return ncodes;
+}
+
+void trace_set_thread_namer(trace_thread_namer namer)
+{
+    thread_namer = namer;
+}
+
+/* The thread changed: say which one it is now, defining it if new. */
+static void switch_thread(void)
+{
+    writer_t *w = &writer;
+    if (tls_generation != generation) {
+        tls_generation = generation;
+        tls_thread = ++nthreads;
+        char name[128] = "";
+        unsigned long ident = 0;
+        if (thread_namer)
+            thread_namer(name, sizeof name, &ident);
+        KEY(w, "{\"k\":\"thread\",\"id\":");
+        writer_int(w, tls_thread);
+        KEY(w, ",\"tid\":");
+        writer_int(w, syscall(SYS_gettid));
+        KEY(w, ",\"ident\":");
+        writer_int(w, (int64_t)ident);
+        write_string_field(w, "name", name, strlen(name));
+        KEY(w, "}\n");
+    } else {
+        KEY(w, "{\"k\":\"thread\",\"id\":");
+        writer_int(w, tls_thread);
+        KEY(w, "}\n");
+    }
+    writer_end_record(w);
+    current_thread = tls_thread;
+}
+
+void trace_event(enum trace_kind kind, uint32_t code, int line)
+{
+    if (!recording)
+        return;
+    if (!section_open)
+        open_section();
+    if (tls_generation != generation || tls_thread != current_thread)
+        switch_thread();
+    int64_t rss = rss_now();
+    uint64_t t = clock_ns(CLOCK_MONOTONIC) - t0_ns;
+    char *p = writer_reserve(&writer, WRITER_MAX_EVENT);
+    if (!p) {
+        recording = false;
+        return;
+    }
+    *p++ = '[';
+    *p++ = (char)('0' + kind);
+    *p++ = ',';
+    p = fmt_u64(p, code);
+    *p++ = ',';
+    p = fmt_i64(p, line);
+    *p++ = ',';
+    p = fmt_i64(p, rss);
+    *p++ = ',';
+    p = fmt_u64(p, t);
+    *p++ = ']';
+    *p++ = '\n';
+    writer_commit(&writer, p);
+    writer_end_record(&writer);
+
+    /* Whenever the outermost profiled call returns, the records so far
+     * reach the kernel: a program killed between calls loses nothing. */
+    if (kind == TRACE_CALL)
+        live_frames++;
+    else if (kind == TRACE_RETURN && --live_frames <= 0) {
+        live_frames = 0;
+        writer_flush(&writer);
+    }
+}
+
+void trace_flush(void)
+{
+    if (recording)
+        writer_flush(&writer);
+}
+
+void trace_end(void)
+{
+    if (!recording)
+        return;
+    if (section_open) {
+        writer_t *w = &writer;
+        KEY(w, "{\"k\":\"end\",\"t\":");
+        writer_int(w, (int64_t)(clock_ns(CLOCK_MONOTONIC) - t0_ns));
+        KEY(w, "}\n");
+        writer_end_record(w);
+    }
+    writer_flush(&writer);
+    recording = false;
+}
+
+void trace_before_fork(void)
+{
+    trace_flush();
+}
+
+void trace_after_fork_child(void)
+{
+    if (!recording)
+        return;
+    rss_open();
+    writer_reset_pid(&writer, getpid());
+    section_open = false;
+    generation++;
+    current_thread = 0;
+    nthreads = 0;
+    live_frames = 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * trace: the records of docs/trace-format.rst, on top of the writer.
+ *
+ * It owns what a process section needs: the header, the definitions of
+ * files, code objects and threads (kept in memory so that a fork child can
+ * define them again in its own section), and the events. It knows nothing
+ * of Python: code objects are opaque keys, names arrive as bytes. The
+ * interpreter side (trace_hook.c) and the unit tests both drive it.
+ *
+ * Not thread-safe by itself: the agent calls it with the GIL held.
+ */
+#ifndef MEMPROF_TRACE_H
+#define MEMPROF_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "writer.h"
+
+enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
+
+/* What the header says about the process, filled in by the caller when a
+ * section starts (after fork, too). */
+struct trace_section_info {
+    void (*write_argv)(writer_t *w);    /* a JSON array */
+    const char *python;                 /* "3.11.7" */
+};
+
+struct trace_code {
+    const void *key;        /* the code object */
+    uint32_t file;          /* trace_file_define() id */
+    const char *name, *qualname;
+    int firstlineno;
+    uint32_t top;           /* 0: this code is registered itself */
+    int first, last;        /* source block of a registered code, 0 if unknown */
+};
+
+/* Starts recording to fd. The header is written with the first record. */
+bool trace_init(int fd, const struct trace_section_info *info);
+bool trace_recording(void);
+/* Stops recording for good (after a warning). */
+void trace_stop(void);
+
+/* Defines a source file once per path; returns its id (0 when off). */
+uint32_t trace_file_define(const char *path, size_t path_len);
+/* Defines a code object; returns its id (0 when off or out of memory).
+ * Strings are copied. */
+uint32_t trace_code_define(const struct trace_code *c);
+/* The id of a defined code object, or 0. The per-event lookup. */
+uint32_t trace_code_lookup(const void *key);
+
+/* The name of the running thread, asked for once per thread and section. */
+typedef void (*trace_thread_namer)(char *buf, size_t size, unsigned long *ident);
+void trace_set_thread_namer(trace_thread_namer namer);
+
+/* One event of the running thread. */
+void trace_event(enum trace_kind kind, uint32_t code, int line);
+
+/* Hands buffered records to the kernel. */
+void trace_flush(void);
+/* Writes the end record and flushes; recording stops. */
+void trace_end(void);
+/* Around fork: flush in the parent before; in the child, start a new
+ * section (new pid, definitions again, RSS reopened). */
+void trace_before_fork(void);
+void trace_after_fork_child(void);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * writer: the trace's byte stream.
+ *
+ * One fixed buffer per process, filled by hand-formatted JSON and handed to
+ * the kernel with write() when it fills up or when the agent asks for a
+ * flush. Nothing here allocates or uses stdio, so it is safe on the
+ * per-line path, in _exit and in fork handlers. Callers serialise access
+ * (the agent holds the GIL whenever it writes).
+ *
+ * Every chunk written starts with a {"k":"pid"} record (or with a header,
+ * which names the pid too) and holds whole lines only, so several processes can append to one file (O_APPEND) and a
+ * reader can tell their records apart. On a pipe a chunk is at most
+ * PIPE_BUF bytes, the size the kernel writes atomically.
+ */
+#ifndef MEMPROF_WRITER_H
+#define MEMPROF_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define WRITER_BUF_SIZE (64 * 1024)
+/* The longest record the hot path appends in one go. */
+#define WRITER_MAX_EVENT 128
+
+typedef struct writer {
+    int fd;             /* -1 when off */
+    int pid;            /* the pid the chunk marker names */
+    size_t limit;       /* bytes per chunk: buffer size, or PIPE_BUF on pipes */
+    size_t len;         /* bytes in buf */
+    size_t rec;         /* where the record being written starts (== len between records) */
+    char marker[40];    /* {"k":"pid",...}, written before each chunk */
+    size_t marker_len;
+    bool headed;        /* this chunk starts with a header: no marker needed */
+    bool failed;        /* a write failed: recording is off for good */
+    uint64_t written;   /* bytes handed to the kernel, markers included */
+    char buf[WRITER_BUF_SIZE];
+} writer_t;
+
+/* Prepares w to write to fd on behalf of pid. Returns false if fd is not usable. */
+bool writer_init(writer_t *w, int fd, int pid);
+/* After fork: the same fd, a new pid; drops whatever the parent left unwritten. */
+void writer_reset_pid(writer_t *w, int pid);
+/* Writes out what is buffered. Returns false (and turns w off) on failure. */
+bool writer_flush(writer_t *w);
+/* The next record opens a process section (a header, which names the pid
+ * itself): the chunk it starts needs no marker. Flushes what came before. */
+void writer_begin_section(writer_t *w);
+
+/* Makes room for n more bytes (flushing the complete records before the
+ * current one if needed) and returns where to write them; writer_commit()
+ * then says where the bytes ended and writer_end_record() that the record
+ * is whole. Returns NULL when the writer is off. */
+char *writer_reserve(writer_t *w, size_t n);
+static inline void writer_commit(writer_t *w, char *end) { w->len = (size_t)(end - w->buf); }
+static inline void writer_end_record(writer_t *w) { w->rec = w->len; }
+
+/* Formatting into a reserved area; each returns the end of what it wrote. */
+char *fmt_u64(char *p, uint64_t v);
+char *fmt_i64(char *p, int64_t v);
+
+/*
+ * Appends a JSON string (quotes included) of the n bytes at s, escaping
+ * what JSON requires and replacing each byte that is not part of valid
+ * UTF-8 by U+FFFD. Returns false if the writer is off. *lossy, if not NULL,
+ * is set when a replacement happened (the caller then writes the exact
+ * bytes with writer_hex()).
+ */
+bool writer_string(writer_t *w, const char *s, size_t n, bool *lossy);
+/* Appends the n bytes at s as a quoted string of hexadecimal digits. */
+bool writer_hex(writer_t *w, const char *s, size_t n);
+/* Appends raw text (JSON punctuation and keys) of any length. */
+bool writer_raw(writer_t *w, const char *s, size_t n);
+bool writer_cstr(writer_t *w, const char *s);
+bool writer_int(writer_t *w, int64_t v);
+
+#endif

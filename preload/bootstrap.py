@@ -1,0 +1,192 @@
+# memprof's Python side, run once by the agent when the interpreter is
+# ready (during the import of site, before any user code), in a namespace
+# of its own. It installs builtins.profile, which behaves as the builtin
+# that `python -m memory_profiler` injects.
+#
+# The agent puts these names in the namespace before running this file:
+#   _c_functions  the agent's C functions by name (register, enter, leave,
+#                 warn, set_disable and the on_* callbacks)
+#   _minor        the interpreter's minor version
+#
+# Up to 3.11 a profiled function is wrapped so that the C trace function is
+# on only while a profiled frame runs in that thread (a global trace
+# function would slow every other line 2-4x). From 3.12 sys.monitoring
+# delivers events for the profiled code objects alone, so the function is
+# returned unchanged.
+import builtins
+import sys
+
+
+class _c:
+    # C functions do not bind as methods: plain attributes of a class.
+    pass
+
+
+for _name, _function in _c_functions.items():
+    setattr(_c, _name, _function)
+del _name, _function, _c_functions
+
+
+def _all_codes(code):
+    yield code
+    for const in code.co_consts:
+        if type(const) is type(code):
+            yield from _all_codes(const)
+
+
+def _source_extent(code):
+    # The rows of a table: from the first decorator to the end of the
+    # block, as memory_profiler takes them.
+    try:
+        import inspect
+        lines, start = inspect.getsourcelines(code)
+    except Exception:
+        return None
+    if not lines:
+        return None
+    start = max(start, 1)
+    return (start, start + len(lines) - 1)
+
+
+class _Monitor:
+    """sys.monitoring (3.12+): local events on the profiled code objects."""
+
+    def __init__(self):
+        mon = sys.monitoring
+        for tool in (4, 3, 5, 1, 0, 2):
+            if mon.get_tool(tool) is None:
+                break
+        else:
+            raise RuntimeError("no sys.monitoring tool id is free")
+        mon.use_tool_id(tool, "memprof")
+        E = mon.events
+        _c.set_disable(mon.DISABLE)
+        for event, callback in ((E.PY_START, _c.on_call), (E.PY_RESUME, _c.on_call),
+                                (E.PY_THROW, _c.on_call), (E.PY_RETURN, _c.on_return),
+                                (E.PY_YIELD, _c.on_return), (E.PY_UNWIND, _c.on_return),
+                                (E.LINE, _c.on_line), (E.JUMP, _c.on_jump)):
+            mon.register_callback(tool, event, callback)
+        # Unwinding and throwing are not local events; the callbacks ignore
+        # code that is not profiled.
+        mon.set_events(tool, E.PY_UNWIND | E.PY_THROW)
+        self._tool = tool
+        self._local = (E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD
+                       | E.LINE | E.JUMP)
+
+    def watch(self, code):
+        for c in _all_codes(code):
+            sys.monitoring.set_local_events(self._tool, c, self._local)
+
+
+def _step(it, enter, leave):
+    # `yield from it`, spelled out (PEP 380) so that tracing is on while
+    # `it` runs and off while its consumer runs.
+    value = None
+    error = None
+    while True:
+        enter()
+        try:
+            if error is not None:
+                item = it.throw(error)
+            else:
+                item = it.send(value)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            leave()
+            error = None
+        try:
+            value = yield item
+        except GeneratorExit:
+            enter()
+            try:
+                it.close()
+            finally:
+                leave()
+            raise
+        except BaseException as e:
+            error = e
+
+
+class _Awaitable:
+    __slots__ = ("_coro", "_enter", "_leave")
+
+    def __init__(self, coro, enter, leave):
+        self._coro, self._enter, self._leave = coro, enter, leave
+
+    def __await__(self):
+        return _step(self._coro, self._enter, self._leave)
+
+
+def _wrap(func, enter, leave):
+    import functools
+    import inspect
+    if inspect.iscoroutinefunction(func):
+        async def wrapper(*args, **kwargs):
+            return await _Awaitable(func(*args, **kwargs), enter, leave)
+    elif inspect.isgeneratorfunction(func):
+        def wrapper(*args, **kwargs):
+            return (yield from _step(func(*args, **kwargs), enter, leave))
+    else:
+        def wrapper(*args, **kwargs):
+            enter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                leave()
+    return functools.wraps(func)(wrapper)
+
+
+class _Profile:
+    """@profile, as under `python -m memory_profiler`: each line of the
+    decorated function is recorded in memprof's trace; `memprof-report`
+    prints the tables. Also `with profile:` and
+    `profile.enable_by_count()` / `profile.disable_by_count()`."""
+
+    def __init__(self):
+        self._monitor = None
+
+    def __call__(self, func=None, precision=1, **options):
+        if func is None:
+            return lambda f: self(f, precision)
+        code = getattr(func, "__code__", None)
+        if type(code) is not type(_step.__code__):
+            import warnings
+            warnings.warn("Could not extract a code object for the object %r" % (func,))
+            return func
+        if _minor >= 12 and self._monitor is None:
+            try:
+                self._monitor = _Monitor()
+            except Exception as e:
+                _c.warn("cannot use sys.monitoring (%s); nothing is profiled" % (e,))
+                return func
+        _c.register(code, getattr(func, "__qualname__", code.co_name), _source_extent(code))
+        if self._monitor is not None:
+            self._monitor.watch(code)
+            return func
+        return _wrap(func, _c.enter, _c.leave)
+
+    def enable_by_count(self):
+        if _minor < 12:
+            _c.enter()
+
+    def disable_by_count(self):
+        if _minor < 12:
+            _c.leave()
+
+    def __enter__(self):
+        self.enable_by_count()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.disable_by_count()
+        return False
+
+    def __repr__(self):
+        return "<memprof profile>"
+
+
+if getattr(sys, "_is_gil_enabled", lambda: True)():
+    builtins.profile = _Profile()
+else:
+    _c.warn("the free-threaded build is not supported; @profile is not installed")

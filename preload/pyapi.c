@@ -1,0 +1,100 @@
+/* pyapi: see pyapi.h. */
+#include "pyapi.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+struct pyapi py;
+
+struct entry {
+    const char *name;
+    size_t offset;      /* into struct pyapi */
+    bool optional;
+};
+
+#define FN(field, sym) { sym, offsetof(struct pyapi, field), false }
+#define OPT(field, sym) { sym, offsetof(struct pyapi, field), true }
+
+static const struct entry table[] = {
+    FN(IsInitialized, "Py_IsInitialized"),
+    FN(SetTrace, "PyEval_SetTrace"),
+    FN(Frame_GetLineNumber, "PyFrame_GetLineNumber"),
+    OPT(Frame_GetCode, "PyFrame_GetCode"),
+    FN(Code_Addr2Line, "PyCode_Addr2Line"),
+    FN(IncRef, "Py_IncRef"),
+    FN(DecRef, "Py_DecRef"),
+    FN(CFunction_NewEx, "PyCFunction_NewEx"),
+    FN(Dict_New, "PyDict_New"),
+    FN(Dict_SetItemString, "PyDict_SetItemString"),
+    FN(Dict_GetItem, "PyDict_GetItem"),
+    FN(Dict_GetItemString, "PyDict_GetItemString"),
+    FN(CompileStringExFlags, "Py_CompileStringExFlags"),
+    FN(Eval_EvalCode, "PyEval_EvalCode"),
+    FN(Eval_GetBuiltins, "PyEval_GetBuiltins"),
+    FN(Import_ImportModule, "PyImport_ImportModule"),
+    FN(Sys_GetObject, "PySys_GetObject"),
+    FN(Object_GetAttrString, "PyObject_GetAttrString"),
+    FN(Object_CallObject, "PyObject_CallObject"),
+    FN(Object_IsTrue, "PyObject_IsTrue"),
+    FN(Unicode_AsUTF8AndSize, "PyUnicode_AsUTF8AndSize"),
+    FN(Unicode_EncodeFSDefault, "PyUnicode_EncodeFSDefault"),
+    FN(Bytes_AsStringAndSize, "PyBytes_AsStringAndSize"),
+    FN(Long_AsLong, "PyLong_AsLong"),
+    FN(Long_FromUnsignedLong, "PyLong_FromUnsignedLong"),
+    FN(Tuple_Size, "PyTuple_Size"),
+    FN(Tuple_GetItem, "PyTuple_GetItem"),
+    FN(List_Size, "PyList_Size"),
+    FN(List_GetItem, "PyList_GetItem"),
+    FN(Err_Fetch, "PyErr_Fetch"),
+    FN(Err_Restore, "PyErr_Restore"),
+    FN(Err_Clear, "PyErr_Clear"),
+    FN(Err_Occurred, "PyErr_Occurred"),
+    FN(Thread_get_thread_ident, "PyThread_get_thread_ident"),
+    FN(Mem_GetAllocator, "PyMem_GetAllocator"),
+    FN(Mem_SetAllocator, "PyMem_SetAllocator"),
+    FN(None, "_Py_NoneStruct"),
+    FN(CodeType, "PyCode_Type"),
+};
+
+bool pyapi_find(bool *too_old)
+{
+    *too_old = false;
+    /* Audit hooks arrived in 3.8: without them there is no way in. */
+    py.AddAuditHook = (int (*)(Py_AuditHookFunction, void *))dlsym(RTLD_DEFAULT, "PySys_AddAuditHook");
+    if (!py.AddAuditHook) {
+        *too_old = dlsym(RTLD_DEFAULT, "Py_GetVersion") != NULL;
+        return false;
+    }
+    py.GetVersion = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    if (!py.GetVersion)
+        return false;
+    const char *v = py.GetVersion();
+    char *end;
+    py.major = (int)strtol(v, &end, 10);
+    py.minor = *end == '.' ? (int)strtol(end + 1, NULL, 10) : 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        void *sym = dlsym(RTLD_DEFAULT, table[i].name);
+        if (!sym && !table[i].optional)
+            return false;
+        *(void **)((char *)&py + table[i].offset) = sym;
+    }
+    return py.major == 3 && py.minor >= 8;
+}
+
+PyObject *pyapi_frame_code(PyFrameObject *frame)
+{
+    if (py.Frame_GetCode) {
+        /* A new reference, but the running frame keeps the code alive. */
+        PyObject *code = (PyObject *)py.Frame_GetCode(frame);
+        py.DecRef(code);
+        return code;
+    }
+    /* 3.8: f_code follows PyObject_VAR_HEAD and f_back. */
+    struct frame38 {
+        PyObject_VAR_HEAD
+        void *f_back;
+        PyObject *f_code;
+    };
+    return ((struct frame38 *)frame)->f_code;
+}

@@ -1,0 +1,185 @@
+/*
+ * load: the record loop; see load.h.
+ *
+ * Several processes write one trace: "pid" records switch between their
+ * sections, so the loop keeps a small pid -> section map for this trace.
+ * A trace is all or nothing when refused (newer version, no header), because
+ * a partial report of a format we do not understand would mislead.
+ */
+#include "load.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "record.h"
+#include "trace_reader.h"
+
+typedef struct loader {
+    model_t *m;
+    diag_t *d;
+    const char *path;
+    trace_reader_t r;
+    size_t first_section;   /* model index of this trace's first section */
+    section_t *cur;         /* NULL before the header, or after a bad pid */
+    bool lost;              /* records belong to an unknown pid: skip them */
+} loader_t;
+
+static section_t *section_of_pid(loader_t *l, long long pid)
+{
+    size_t i;
+
+    /* Newest first: a pid reused after exit means the latest process. */
+    for (i = l->m->nsections; i-- > l->first_section;)
+        if (l->m->sections[i]->pid == pid)
+            return l->m->sections[i];
+    return NULL;
+}
+
+static void malformed(loader_t *l, const record_error_t *err)
+{
+    if (err->column > 0)
+        diag_malformed(l->d, l->path, l->r.lineno, "column %d: %s", err->column, err->text);
+    else
+        diag_malformed(l->d, l->path, l->r.lineno, "%s", err->text);
+}
+
+/* Applies a parsed record; returns LOAD_OK, LOAD_REFUSED or LOAD_NO_MEMORY. */
+static int apply(loader_t *l, const record_t *rec)
+{
+    record_error_t err;
+    int rc = 0;
+
+    if (rec->kind == RECORD_HEADER) {
+        if (rec->u.header.version > TRACE_FORMAT_VERSION) {
+            diag_refused(l->d, l->path, l->r.lineno,
+                         "trace format version %lld is newer than this memprof-report reads (%d)",
+                         rec->u.header.version, TRACE_FORMAT_VERSION);
+            return LOAD_REFUSED;
+        }
+        l->cur = model_add_section(l->m, l->path, rec->u.header.pid, rec->u.header.ppid,
+                                   rec->u.header.argv, rec->u.header.cwd);
+        l->lost = false;
+        return l->cur ? LOAD_OK : LOAD_NO_MEMORY;
+    }
+    if (!l->cur) {
+        diag_refused(l->d, l->path, l->r.lineno,
+                     "not a memprof trace: the first record is not a \"memprof\" header");
+        return LOAD_REFUSED;
+    }
+    if (rec->kind == RECORD_PID) {
+        section_t *s = section_of_pid(l, rec->u.pid.pid);
+        l->lost = s == NULL;
+        if (s)
+            l->cur = s;
+        else
+            diag_malformed(l->d, l->path, l->r.lineno,
+                           "pid %lld has no \"memprof\" header before it; its records are skipped",
+                           rec->u.pid.pid);
+        return LOAD_OK;
+    }
+    if (l->lost)
+        return LOAD_OK;
+    switch (rec->kind) {
+    case RECORD_EVENT:
+        rc = section_apply_event(l->cur, &rec->u.event, &err);
+        break;
+    case RECORD_FILE:
+        rc = section_define_file(l->cur, rec, &err);
+        break;
+    case RECORD_CODE:
+        rc = section_define_code(l->cur, rec, &err);
+        break;
+    case RECORD_THREAD:
+        rc = section_switch_thread(l->cur, rec->u.thread.id, &err);
+        break;
+    case RECORD_END:
+        l->cur->ended = true;
+        break;
+    default:
+        break;
+    }
+    if (rc == MODEL_NO_MEMORY)
+        return LOAD_NO_MEMORY;
+    if (rc)
+        malformed(l, &err);
+    return LOAD_OK;
+}
+
+/* A line that does not parse: the cut-off last line of a killed process is
+ * expected and only warned about; anything else is malformed.  Line 1 that
+ * does not parse means this is not a trace at all. */
+static int unparsable(loader_t *l, const record_error_t *err)
+{
+    if (l->r.unterminated) {
+        diag_warning(l->d, "%s:%ld: truncated last record (the process was probably killed)",
+                     l->path, l->r.lineno);
+        return LOAD_OK;
+    }
+    if (!l->cur && !l->lost) {
+        diag_refused(l->d, l->path, l->r.lineno, "not a memprof trace: %s", err->text);
+        return LOAD_REFUSED;
+    }
+    if (!l->lost)
+        malformed(l, err);
+    return LOAD_OK;
+}
+
+static int read_records(loader_t *l)
+{
+    const char *line;
+    size_t len;
+    record_t rec;
+    record_error_t err;
+    event_t ev;
+    int rc, got;
+
+    while ((got = trace_reader_next(&l->r, &line, &len)) > 0) {
+        if (l->cur && !l->lost && len > 0 && line[0] == '[' &&
+            record_parse_event_fast(line, len, &ev)) {
+            rc = section_apply_event(l->cur, &ev, &err);
+            if (rc == MODEL_NO_MEMORY)
+                return LOAD_NO_MEMORY;
+            if (rc)
+                malformed(l, &err);
+            continue;
+        }
+        if (record_parse(&rec, line, len, &err) < 0) {
+            rc = unparsable(l, &err);
+        } else {
+            rc = apply(l, &rec);
+            record_clear(&rec);
+        }
+        if (rc != LOAD_OK)
+            return rc;
+    }
+    if (got < 0) {
+        if (errno == ENOMEM)
+            return LOAD_NO_MEMORY;
+        diag_refused(l->d, l->path, 0, "cannot read: %s", strerror(errno));
+        return LOAD_REFUSED;
+    }
+    if (l->r.lineno == 0) {
+        diag_refused(l->d, l->path, 0, "not a memprof trace: the file is empty");
+        return LOAD_REFUSED;
+    }
+    return LOAD_OK;
+}
+
+int load_trace(model_t *m, const char *path, diag_t *d)
+{
+    loader_t l = {.m = m, .d = d, .path = path, .first_section = m->nsections};
+    int err = trace_reader_open(&l.r, path);
+    int rc;
+
+    if (err == ENOMEM)
+        return LOAD_NO_MEMORY;
+    if (err) {
+        diag_refused(d, path, 0, "cannot open: %s", strerror(err));
+        return LOAD_REFUSED;
+    }
+    rc = read_records(&l);
+    trace_reader_destroy(&l.r);
+    if (rc != LOAD_OK)
+        model_truncate(m, l.first_section);
+    return rc;
+}

@@ -1,0 +1,289 @@
+/*
+ * model: sections, definitions and the replay of events; see model.h.
+ *
+ * section_apply_event() is memory_profiler's LineProfiler.trace_memory_usage
+ * with the "previous line" kept per thread instead of per profiler, so that
+ * threads do not charge each other's samples.
+ */
+#include "model.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int bad(record_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad(record_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    err->column = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return MODEL_BAD_RECORD;
+}
+
+/* Grows a zero-filled array indexed by id so that index ID exists. */
+static int grow_to(void **array, size_t *n, long long id, size_t elem)
+{
+    size_t want, old = *n;
+    char *p;
+
+    if ((size_t)id < old)
+        return 0;
+    want = old ? old : 16;
+    while (want <= (size_t)id)
+        want *= 2;
+    p = realloc(*array, want * elem);
+    if (!p)
+        return MODEL_NO_MEMORY;
+    memset(p + old * elem, 0, (want - old) * elem);
+    *array = p;
+    *n = want;
+    return 0;
+}
+
+void model_init(model_t *m)
+{
+    m->sections = NULL;
+    m->nsections = 0;
+    m->cap = 0;
+}
+
+static void section_destroy(section_t *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->nfiles; i++) {
+        free(s->files[i].path);
+        free(s->files[i].abspath);
+    }
+    for (i = 0; i < s->ntables; i++)
+        table_destroy(&s->tables[i]);
+    for (i = 0; i < s->nthreads; i++)
+        free(s->threads[i].stack);
+    free(s->files);
+    free(s->codes);
+    free(s->tables);
+    free(s->threads);
+    free(s->command);
+    free(s->cwd);
+    free(s);
+}
+
+void model_truncate(model_t *m, size_t n)
+{
+    while (m->nsections > n)
+        section_destroy(m->sections[--m->nsections]);
+}
+
+void model_destroy(model_t *m)
+{
+    model_truncate(m, 0);
+    free(m->sections);
+    m->sections = NULL;
+    m->cap = 0;
+}
+
+static char *join_argv(json_t *argv)
+{
+    size_t i, len = 1, at = 0;
+    char *s;
+
+    for (i = 0; i < json_array_size(argv); i++)
+        len += json_string_length(json_array_get(argv, i)) + 1;
+    s = malloc(len);
+    if (!s)
+        return NULL;
+    for (i = 0; i < json_array_size(argv); i++) {
+        json_t *a = json_array_get(argv, i);
+        if (i)
+            s[at++] = ' ';
+        memcpy(s + at, json_string_value(a), json_string_length(a));
+        at += json_string_length(a);
+    }
+    s[at] = '\0';
+    return s;
+}
+
+section_t *model_add_section(model_t *m, const char *trace, long long pid, long long ppid,
+                             json_t *argv, const char *cwd)
+{
+    section_t *s;
+
+    if (m->nsections == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 4;
+        section_t **p = realloc(m->sections, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        m->sections = p;
+        m->cap = cap;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->trace = trace;
+    s->pid = pid;
+    s->ppid = ppid;
+    s->command = argv ? join_argv(argv) : strdup("");
+    s->cwd = cwd ? strdup(cwd) : NULL;
+    if (!s->command || (cwd && !s->cwd) ||
+        grow_to((void **)&s->threads, &s->nthreads, 0, sizeof *s->threads)) {
+        section_destroy(s);
+        return NULL;
+    }
+    m->sections[m->nsections++] = s;
+    return s;
+}
+
+const file_def_t *section_file(const section_t *s, long long id)
+{
+    if (id < 0 || (size_t)id >= s->nfiles || !s->files[id].defined)
+        return NULL;
+    return &s->files[id];
+}
+
+int section_define_file(section_t *s, const record_t *rec, record_error_t *err)
+{
+    long long id = rec->u.file.id;
+    file_def_t *f;
+
+    if (id < 0 || id > MODEL_MAX_ID)
+        return bad(err, "file id %lld is out of range (0..%d)", id, MODEL_MAX_ID);
+    if (grow_to((void **)&s->files, &s->nfiles, id, sizeof *s->files))
+        return MODEL_NO_MEMORY;
+    f = &s->files[id];
+    if (f->defined)
+        return bad(err, "file %lld is defined twice", id);
+    f->path = strdup(rec->u.file.path);
+    f->abspath = rec->u.file.abspath ? strdup(rec->u.file.abspath) : NULL;
+    if (!f->path || (rec->u.file.abspath && !f->abspath)) {
+        free(f->path);
+        free(f->abspath);
+        f->path = f->abspath = NULL;
+        return MODEL_NO_MEMORY;
+    }
+    f->has_stat = rec->u.file.has_stat;
+    f->size = rec->u.file.size;
+    f->mtime_ns = rec->u.file.mtime_ns;
+    f->defined = true;
+    return 0;
+}
+
+int section_define_code(section_t *s, const record_t *rec, record_error_t *err)
+{
+    long long id = rec->u.code.id, top = rec->u.code.top;
+    const char *name = rec->u.code.qualname ? rec->u.code.qualname : rec->u.code.name;
+    code_def_t *c;
+
+    if (id < 0 || id > MODEL_MAX_ID)
+        return bad(err, "code id %lld is out of range (0..%d)", id, MODEL_MAX_ID);
+    if (!section_file(s, rec->u.code.file))
+        return bad(err, "code %lld refers to file %lld, which is not defined", id,
+                   rec->u.code.file);
+    if (top != id && (top < 0 || (size_t)top >= s->ncodes || !s->codes[top].defined))
+        return bad(err, "code %lld names top %lld, which is not a code defined before it", id, top);
+    if (rec->u.code.has_lines &&
+        (rec->u.code.last_line > INT_MAX ||
+         rec->u.code.last_line - rec->u.code.first_line >= TABLE_MAX_SPAN))
+        return bad(err, "code %lld: \"lines\" [%lld, %lld] spans too many lines", id,
+                   rec->u.code.first_line, rec->u.code.last_line);
+    if (grow_to((void **)&s->codes, &s->ncodes, id, sizeof *s->codes))
+        return MODEL_NO_MEMORY;
+    c = &s->codes[id];
+    if (c->defined)
+        return bad(err, "code %lld is defined twice", id);
+    if (top != id) {
+        c->table = s->codes[top].table;
+        c->defined = true;
+        return 0;
+    }
+    if (s->ntables == s->tables_cap) {
+        size_t cap = s->tables_cap ? s->tables_cap * 2 : 8;
+        func_table_t *p = realloc(s->tables, cap * sizeof *p);
+        if (!p)
+            return MODEL_NO_MEMORY;
+        s->tables = p;
+        s->tables_cap = cap;
+    }
+    if (table_init(&s->tables[s->ntables], id, rec->u.code.file, name, rec->u.code.has_lines,
+                   (int)rec->u.code.first_line, (int)rec->u.code.last_line))
+        return MODEL_NO_MEMORY;
+    c->table = s->ntables++;
+    c->defined = true;
+    return 0;
+}
+
+int section_switch_thread(section_t *s, long long id, record_error_t *err)
+{
+    if (id < 0 || id > MODEL_MAX_ID)
+        return bad(err, "thread id %lld is out of range (0..%d)", id, MODEL_MAX_ID);
+    if (grow_to((void **)&s->threads, &s->nthreads, id, sizeof *s->threads))
+        return MODEL_NO_MEMORY;
+    s->thread = (size_t)id;
+    return 0;
+}
+
+static int push_line(thread_state_t *th, int line)
+{
+    if (th->depth == th->cap) {
+        size_t cap = th->cap ? th->cap * 2 : 64;
+        int *p = realloc(th->stack, cap * sizeof *p);
+        if (!p)
+            return MODEL_NO_MEMORY;
+        th->stack = p;
+        th->cap = cap;
+    }
+    th->stack[th->depth++] = line;
+    return 0;
+}
+
+static int record_rc(int rc, long long line, record_error_t *err)
+{
+    if (rc == -2)
+        return bad(err, "line %lld is too far from the function's other lines", line);
+    return rc ? MODEL_NO_MEMORY : 0;
+}
+
+int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
+{
+    thread_state_t *th = &s->threads[s->thread];
+    func_table_t *t;
+    double mem;
+    int line, charged, rc;
+
+    if (ev->code < 0 || (size_t)ev->code >= s->ncodes || !s->codes[ev->code].defined)
+        return bad(err, "event refers to code %lld, which is not defined", ev->code);
+    if (ev->line > INT_MAX)
+        return bad(err, "line number %lld is out of range", ev->line);
+    t = &s->tables[s->codes[ev->code].table];
+    line = (int)ev->line;
+    mem = (double)ev->rss / 1048576.0;
+
+    switch (ev->kind) {
+    case EVENT_CALL:
+        return push_line(th, line);
+    case EVENT_LINE:
+        /* With an empty stack (a section that starts mid-call, as a forked
+         * child does) the event's own line stands in for the frame's. */
+        charged = th->depth ? th->stack[th->depth - 1] : line;
+        rc = table_record_line(t, charged, th->prev_line, mem);
+        if (rc)
+            return record_rc(rc, charged, err);
+        th->prev_line = charged;
+        if (th->depth)
+            th->stack[th->depth - 1] = line;
+        return 0;
+    case EVENT_RETURN:
+        charged = th->depth ? th->stack[--th->depth] : line;
+        rc = table_record_line(t, charged, th->prev_line, mem);
+        if (rc)
+            return record_rc(rc, charged, err);
+        th->prev_line = charged;
+        return 0;
+    default:
+        return bad(err, "event kind %d is not 0 (line), 1 (call) or 2 (return)", ev->kind);
+    }
+}

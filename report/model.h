@@ -1,0 +1,94 @@
+/*
+ * model: what the traces say, aggregated: process sections, each holding its
+ * function tables (in registration order) and the definitions its events
+ * refer to.  Renderers read only this, so a new output format never has to
+ * know about parsing, and the reader never about output.
+ *
+ * Ids are local to a section and small, so files, codes and threads live in
+ * arrays indexed by id; the per-event lookup is two array indexings.
+ */
+#ifndef MEMPROF_REPORT_MODEL_H
+#define MEMPROF_REPORT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "record.h"
+#include "table.h"
+
+/* Largest file, code or thread id accepted; bounds the id arrays. */
+#define MODEL_MAX_ID (1 << 22)
+
+/* Return codes of the section_* functions besides 0. */
+enum {
+    MODEL_BAD_RECORD = -1,  /* the record is wrong; the error says why */
+    MODEL_NO_MEMORY = -2,
+};
+
+typedef struct file_def {
+    bool defined;
+    char *path;             /* co_filename, shown in "Filename:" */
+    char *abspath;          /* or NULL */
+    bool has_stat;
+    long long size, mtime_ns;
+} file_def_t;
+
+typedef struct code_def {
+    bool defined;
+    size_t table;           /* index in section.tables of its top's table */
+} code_def_t;
+
+/* Per thread, as memory_profiler keeps per profiler: the current line of
+ * each active frame, and the line recorded last. */
+typedef struct thread_state {
+    int *stack;
+    size_t depth, cap;
+    int prev_line;          /* 0 = none yet */
+} thread_state_t;
+
+typedef struct section {
+    const char *trace;      /* the trace file it came from */
+    long long pid, ppid;
+    char *command;          /* argv joined by spaces */
+    char *cwd;              /* or NULL */
+    bool ended;             /* saw the "end" record */
+
+    file_def_t *files;
+    size_t nfiles;
+    code_def_t *codes;
+    size_t ncodes;
+    func_table_t *tables;   /* registration order */
+    size_t ntables, tables_cap;
+    thread_state_t *threads;
+    size_t nthreads;
+    size_t thread;          /* current thread id (0 until a thread record) */
+} section_t;
+
+typedef struct model {
+    section_t **sections;   /* order of their headers */
+    size_t nsections, cap;
+} model_t;
+
+void model_init(model_t *m);
+void model_destroy(model_t *m);
+
+/* Opens a section for a header; returns it, or NULL if out of memory.
+ * ARGV is the header's array of strings (may be NULL). */
+section_t *model_add_section(model_t *m, const char *trace, long long pid, long long ppid,
+                             json_t *argv, const char *cwd);
+
+/* Drops the sections from index N on (a trace that was refused). */
+void model_truncate(model_t *m, size_t n);
+
+/* The section_* functions return 0, MODEL_BAD_RECORD with ERR filled in,
+ * or MODEL_NO_MEMORY. */
+int section_define_file(section_t *s, const record_t *rec, record_error_t *err);
+int section_define_code(section_t *s, const record_t *rec, record_error_t *err);
+int section_switch_thread(section_t *s, long long id, record_error_t *err);
+
+/* Applies one event to the current thread's state and its code's table. */
+int section_apply_event(section_t *s, const event_t *ev, record_error_t *err);
+
+const file_def_t *section_file(const section_t *s, long long id);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * record: the fast event parser and the jansson-based parser for the rest;
+ * see record.h.  Validation of field types lives here so that the model only
+ * sees well-typed values; whether ids refer to something is the model's job.
+ */
+#include "record.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 18 digits always fit a long long, so no overflow check is needed; longer
+ * numbers take the slow path, which checks. */
+enum { FAST_MAX_DIGITS = 18 };
+
+static inline const char *fast_uint(const char *p, const char *end, long long *out)
+{
+    const char *first = p;
+    long long v = 0;
+
+    while (p < end && (unsigned)(*p - '0') < 10u) {
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (p == first || p - first > FAST_MAX_DIGITS || (*first == '0' && p - first > 1))
+        return NULL;
+    *out = v;
+    return p;
+}
+
+bool record_parse_event_fast(const char *s, size_t len, event_t *ev)
+{
+    const char *p = s, *end = s + len;
+    long long kind;
+
+    if (len < 11 || *p++ != '[')
+        return false;
+    if (!(p = fast_uint(p, end, &kind)) || p >= end || *p++ != ',' || kind > 2)
+        return false;
+    if (!(p = fast_uint(p, end, &ev->code)) || p >= end || *p++ != ',')
+        return false;
+    if (!(p = fast_uint(p, end, &ev->line)) || p >= end || *p++ != ',')
+        return false;
+    if (!(p = fast_uint(p, end, &ev->rss)) || p >= end || *p++ != ',')
+        return false;
+    if (!(p = fast_uint(p, end, &ev->t)) || p >= end || *p++ != ']')
+        return false;
+    if (p != end)
+        return false;
+    ev->kind = (int)kind;
+    return true;
+}
+
+static int fail(record_error_t *err, int column, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(record_error_t *err, int column, const char *fmt, ...)
+{
+    va_list ap;
+    err->column = column;
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_event_array(record_t *rec, json_t *a, record_error_t *err)
+{
+    static const char *const field[] = {"kind", "code", "line", "rss", "t"};
+    long long v[5];
+    size_t i;
+
+    if (json_array_size(a) != 5)
+        return fail(err, 0, "an event must have 5 fields [kind,code,line,rss,t], this one has %zu",
+                    json_array_size(a));
+    for (i = 0; i < 5; i++) {
+        json_t *x = json_array_get(a, i);
+        if (!json_is_integer(x))
+            return fail(err, 0, "event field %s must be an integer", field[i]);
+        v[i] = json_integer_value(x);
+    }
+    if (v[0] < 0 || v[0] > 2)
+        return fail(err, 0, "event kind %lld is not 0 (line), 1 (call) or 2 (return)", v[0]);
+    for (i = 1; i < 4; i++)
+        if (v[i] < 0)
+            return fail(err, 0, "event field %s must not be negative (%lld)", field[i], v[i]);
+    rec->kind = RECORD_EVENT;
+    rec->u.event.kind = (int)v[0];
+    rec->u.event.code = v[1];
+    rec->u.event.line = v[2];
+    rec->u.event.rss = v[3];
+    rec->u.event.t = v[4];
+    return 0;
+}
+
+/* Field getters: REQUIRED fields fail when absent; optional ones leave the
+ * default.  They return -1 with ERR filled in on a wrong type. */
+static int get_int(json_t *o, const char *kind, const char *key, bool required,
+                   long long *out, bool *present, record_error_t *err)
+{
+    json_t *x = json_object_get(o, key);
+    if (present)
+        *present = x != NULL;
+    if (!x) {
+        if (required)
+            return fail(err, 0, "%s record has no \"%s\"", kind, key);
+        return 0;
+    }
+    if (!json_is_integer(x))
+        return fail(err, 0, "%s record: \"%s\" must be an integer", kind, key);
+    *out = json_integer_value(x);
+    return 0;
+}
+
+static int get_str(json_t *o, const char *kind, const char *key, bool required,
+                   const char **out, record_error_t *err)
+{
+    json_t *x = json_object_get(o, key);
+    if (!x) {
+        if (required)
+            return fail(err, 0, "%s record has no \"%s\"", kind, key);
+        return 0;
+    }
+    if (!json_is_string(x))
+        return fail(err, 0, "%s record: \"%s\" must be a string", kind, key);
+    *out = json_string_value(x);
+    return 0;
+}
+
+static int parse_header(record_t *rec, json_t *o, record_error_t *err)
+{
+    json_t *argv;
+    size_t i;
+
+    rec->kind = RECORD_HEADER;
+    rec->u.header.ppid = 0;
+    rec->u.header.argv = NULL;
+    rec->u.header.cwd = NULL;
+    if (get_int(o, "memprof", "version", true, &rec->u.header.version, NULL, err) ||
+        get_int(o, "memprof", "pid", true, &rec->u.header.pid, NULL, err) ||
+        get_int(o, "memprof", "ppid", false, &rec->u.header.ppid, NULL, err) ||
+        get_str(o, "memprof", "cwd", false, &rec->u.header.cwd, err))
+        return -1;
+    argv = json_object_get(o, "argv");
+    if (argv) {
+        if (!json_is_array(argv))
+            return fail(err, 0, "memprof record: \"argv\" must be an array of strings");
+        for (i = 0; i < json_array_size(argv); i++)
+            if (!json_is_string(json_array_get(argv, i)))
+                return fail(err, 0, "memprof record: \"argv\" must be an array of strings");
+        rec->u.header.argv = argv;
+    }
+    return 0;
+}
+
+static int parse_file(record_t *rec, json_t *o, record_error_t *err)
+{
+    bool has_size = false, has_mtime = false;
+
+    rec->kind = RECORD_FILE;
+    rec->u.file.abspath = NULL;
+    if (get_int(o, "file", "id", true, &rec->u.file.id, NULL, err) ||
+        get_str(o, "file", "path", true, &rec->u.file.path, err) ||
+        get_str(o, "file", "abspath", false, &rec->u.file.abspath, err) ||
+        get_int(o, "file", "size", false, &rec->u.file.size, &has_size, err) ||
+        get_int(o, "file", "mtime_ns", false, &rec->u.file.mtime_ns, &has_mtime, err))
+        return -1;
+    rec->u.file.has_stat = has_size && has_mtime;
+    return 0;
+}
+
+static int parse_code(record_t *rec, json_t *o, record_error_t *err)
+{
+    json_t *lines;
+
+    rec->kind = RECORD_CODE;
+    rec->u.code.firstlineno = 0;
+    rec->u.code.name = NULL;
+    rec->u.code.qualname = NULL;
+    rec->u.code.has_lines = false;
+    if (get_int(o, "code", "id", true, &rec->u.code.id, NULL, err) ||
+        get_int(o, "code", "file", true, &rec->u.code.file, NULL, err) ||
+        get_int(o, "code", "top", true, &rec->u.code.top, NULL, err) ||
+        get_int(o, "code", "firstlineno", false, &rec->u.code.firstlineno, NULL, err) ||
+        get_str(o, "code", "name", false, &rec->u.code.name, err) ||
+        get_str(o, "code", "qualname", false, &rec->u.code.qualname, err))
+        return -1;
+    lines = json_object_get(o, "lines");
+    if (lines) {
+        json_t *a = json_array_get(lines, 0), *b = json_array_get(lines, 1);
+        if (!json_is_array(lines) || json_array_size(lines) != 2 ||
+            !json_is_integer(a) || !json_is_integer(b))
+            return fail(err, 0, "code record: \"lines\" must be [first, last]");
+        rec->u.code.first_line = json_integer_value(a);
+        rec->u.code.last_line = json_integer_value(b);
+        if (rec->u.code.first_line < 0 || rec->u.code.last_line < rec->u.code.first_line)
+            return fail(err, 0, "code record: \"lines\" [%lld, %lld] is not a range of lines",
+                        rec->u.code.first_line, rec->u.code.last_line);
+        rec->u.code.has_lines = true;
+    }
+    return 0;
+}
+
+static int parse_object(record_t *rec, json_t *o, record_error_t *err)
+{
+    const char *k;
+    json_t *kv = json_object_get(o, "k");
+
+    if (!kv)
+        return fail(err, 0, "object record has no \"k\"");
+    if (!json_is_string(kv))
+        return fail(err, 0, "object record: \"k\" must be a string");
+    k = json_string_value(kv);
+    if (strcmp(k, "memprof") == 0)
+        return parse_header(rec, o, err);
+    if (strcmp(k, "pid") == 0) {
+        rec->kind = RECORD_PID;
+        return get_int(o, "pid", "pid", true, &rec->u.pid.pid, NULL, err);
+    }
+    if (strcmp(k, "end") == 0) {
+        rec->kind = RECORD_END;
+        return 0;
+    }
+    if (strcmp(k, "file") == 0)
+        return parse_file(rec, o, err);
+    if (strcmp(k, "code") == 0)
+        return parse_code(rec, o, err);
+    if (strcmp(k, "thread") == 0) {
+        rec->kind = RECORD_THREAD;
+        return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err);
+    }
+    rec->kind = RECORD_UNKNOWN;
+    return 0;
+}
+
+int record_parse(record_t *rec, const char *s, size_t len, record_error_t *err)
+{
+    json_error_t jerr;
+    json_t *j;
+    int rc;
+
+    rec->json = NULL;
+    if (len > 0 && s[0] == '[' && record_parse_event_fast(s, len, &rec->u.event)) {
+        rec->kind = RECORD_EVENT;
+        return 0;
+    }
+    j = json_loadb(s, len, 0, &jerr);
+    if (!j)
+        return fail(err, jerr.column > 0 ? jerr.column : 0, "invalid JSON: %s", jerr.text);
+    if (json_is_array(j))
+        rc = parse_event_array(rec, j, err);
+    else
+        rc = parse_object(rec, j, err);
+    if (rc == 0 && rec->kind != RECORD_EVENT)
+        rec->json = j;
+    else
+        json_decref(j);
+    return rc;
+}
+
+void record_clear(record_t *rec)
+{
+    json_decref(rec->json);
+    rec->json = NULL;
+}

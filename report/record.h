@@ -1,0 +1,94 @@
+/*
+ * record: turns one line of a trace into a typed record.
+ *
+ * Events ([kind,code,line,rss,t], 99% of a trace) go through a small strict
+ * integer parser, record_parse_event_fast(), which accepts only the compact
+ * form the agent writes.  Everything else, including any event line the fast
+ * path does not accept exactly, goes through jansson, so a malformed line
+ * always gets jansson's precise message.  Objects keep their json_t alive in
+ * the record so that string fields can point into it without copies.
+ */
+#ifndef MEMPROF_REPORT_RECORD_H
+#define MEMPROF_REPORT_RECORD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The trace format version this reader understands. */
+#define TRACE_FORMAT_VERSION 1
+
+typedef enum event_kind {
+    EVENT_LINE = 0,
+    EVENT_CALL = 1,
+    EVENT_RETURN = 2,
+} event_kind_t;
+
+typedef struct event {
+    int kind;
+    long long code;
+    long long line;
+    long long rss;
+    long long t;
+} event_t;
+
+typedef enum record_kind {
+    RECORD_EVENT,
+    RECORD_HEADER,
+    RECORD_PID,
+    RECORD_END,
+    RECORD_FILE,
+    RECORD_CODE,
+    RECORD_THREAD,
+    RECORD_UNKNOWN,     /* an object whose "k" a later minor version added */
+} record_kind_t;
+
+typedef struct record {
+    record_kind_t kind;
+    json_t *json;       /* owned; strings below point into it */
+    union {
+        event_t event;
+        struct {
+            long long version, pid, ppid;
+            json_t *argv;           /* array of strings, or NULL */
+            const char *cwd;        /* or NULL */
+        } header;
+        struct {
+            long long pid;
+        } pid;
+        struct {
+            long long id;
+            const char *path;
+            const char *abspath;    /* or NULL */
+            bool has_stat;
+            long long size, mtime_ns;
+        } file;
+        struct {
+            long long id, file, top, firstlineno;
+            const char *name, *qualname;    /* or NULL */
+            bool has_lines;
+            long long first_line, last_line;
+        } code;
+        struct {
+            long long id;
+        } thread;
+    } u;
+} record_t;
+
+/* What is wrong with a record; column is 0 when it does not apply. */
+typedef struct record_error {
+    int column;
+    char text[240];
+} record_error_t;
+
+/* Accepts exactly "[k,c,l,r,t]" with k in 0..2 and unsigned integers
+ * without leading zeros; anything else returns false for the slow path. */
+bool record_parse_event_fast(const char *s, size_t len, event_t *ev);
+
+/* Parses any record.  Returns 0, or -1 with ERR filled in. */
+int record_parse(record_t *rec, const char *s, size_t len, record_error_t *err);
+
+/* Releases what record_parse() kept; safe on a cleared record. */
+void record_clear(record_t *rec);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * render_table: memory_profiler's text table, byte for byte.
+ *
+ * One renderer among the later ones (JSON, CSV, HTML, diff): it reads the
+ * model and the source cache and writes a stream, nothing else.  Process
+ * headings are added only when there is more than one section, so that a
+ * single-process report is identical to memory_profiler's.
+ */
+#ifndef MEMPROF_REPORT_RENDER_TABLE_H
+#define MEMPROF_REPORT_RENDER_TABLE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "model.h"
+#include "source.h"
+
+#define RENDER_MAX_PRECISION 15
+
+typedef struct render_options {
+    int precision;          /* digits after the point, 0..15 */
+} render_options_t;
+
+/* Python's '{0:%d.%df} MiB' % (p+4, p): writes at most CAP-1 bytes and a
+ * NUL into BUF and returns the length it has (as snprintf). */
+int render_mib(char *buf, size_t cap, double mib, int precision);
+
+/* Writes one function's table. */
+void render_function_table(FILE *out, const func_table_t *t, const char *filename,
+                           const source_file_t *src, const render_options_t *o);
+
+/* Writes every section's tables.  Returns 0, or -1 if out of memory. */
+int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
+                  const render_options_t *o);
+
+#endif

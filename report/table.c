@@ -1,0 +1,128 @@
+/*
+ * table: the aggregation rule of memory_profiler 0.61 (CodeMap.trace),
+ * reproduced operation for operation so that the doubles come out bit for
+ * bit the same: inc += sample - base, in that order.
+ */
+#include "table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int table_init(func_table_t *t, long long code_id, long long file_id, const char *name,
+               bool has_lines, int first_line, int last_line)
+{
+    memset(t, 0, sizeof *t);
+    t->code_id = code_id;
+    t->file_id = file_id;
+    if (name && !(t->name = strdup(name)))
+        return -1;
+    t->has_lines = has_lines;
+    t->first_line = first_line;
+    t->last_line = last_line;
+    t->base = has_lines ? first_line : 0;
+    return 0;
+}
+
+void table_destroy(func_table_t *t)
+{
+    free(t->name);
+    free(t->rows);
+    t->name = NULL;
+    t->rows = NULL;
+    t->nrows = 0;
+}
+
+const line_row_t *table_row(const func_table_t *t, int line)
+{
+    long long i = (long long)line - t->base;
+
+    if (i < 0 || (size_t)i >= t->nrows || t->rows[i].count == 0)
+        return NULL;
+    return &t->rows[i];
+}
+
+/* Makes rows cover LINE; returns its row, or NULL (*why = -1 out of memory,
+ * -2 span too large). */
+static line_row_t *row_for(func_table_t *t, int line, int *why)
+{
+    long long i = (long long)line - t->base;
+    long long lo, hi, slack;
+    line_row_t *rows;
+
+    if (i >= 0 && (size_t)i < t->nrows)
+        return &t->rows[i];
+    if (t->nrows == 0) {
+        lo = hi = line;
+        if (t->has_lines && line >= t->first_line && line <= t->last_line) {
+            lo = t->first_line;
+            hi = t->last_line;
+        }
+    } else {
+        lo = line < t->base ? line : t->base;
+        hi = (long long)t->base + (long long)t->nrows - 1;
+        if (line > hi)
+            hi = line;
+        if (hi - lo + 1 > TABLE_MAX_SPAN) {
+            *why = -2;
+            return NULL;
+        }
+        /* Leave slack on the side being extended, so that lines arriving
+         * one by one past an edge cost amortised O(1). */
+        slack = (hi - lo + 1) / 2;
+        if (line > t->base)
+            hi = hi + slack < lo + TABLE_MAX_SPAN ? hi + slack : lo + TABLE_MAX_SPAN - 1;
+        else
+            lo = lo - slack > hi - TABLE_MAX_SPAN ? lo - slack : hi - TABLE_MAX_SPAN + 1;
+        if (lo < 0)
+            lo = 0;
+    }
+    if (hi - lo + 1 > TABLE_MAX_SPAN) {
+        *why = -2;
+        return NULL;
+    }
+    rows = calloc((size_t)(hi - lo + 1), sizeof *rows);
+    if (!rows) {
+        *why = -1;
+        return NULL;
+    }
+    if (t->nrows)
+        memcpy(rows + (t->base - lo), t->rows, t->nrows * sizeof *rows);
+    free(t->rows);
+    t->rows = rows;
+    t->nrows = (size_t)(hi - lo + 1);
+    t->base = (int)lo;
+    return &t->rows[line - lo];
+}
+
+int table_record_line(func_table_t *t, int line, int prev_line, double mem)
+{
+    const line_row_t *prev = prev_line ? table_row(t, prev_line) : NULL;
+    double base = prev ? prev->max : 0;
+    line_row_t *row;
+    int why = 0;
+
+    row = row_for(t, line, &why);
+    if (!row)
+        return why;
+    row->inc += mem - base;
+    if (mem > row->max)
+        row->max = mem;
+    row->count++;
+    if (!t->measured || line < t->min_seen)
+        t->min_seen = line;
+    if (!t->measured || line > t->max_seen)
+        t->max_seen = line;
+    t->measured = true;
+    return 0;
+}
+
+void table_line_range(const func_table_t *t, int *first, int *last)
+{
+    if (t->has_lines) {
+        *first = t->first_line;
+        *last = t->last_line;
+    } else {
+        *first = t->min_seen;
+        *last = t->max_seen;
+    }
+}

@@ -1,0 +1,57 @@
+/*
+ * table: one function's table, the rows memory_profiler prints for a
+ * registered (decorated) function, and the rule that fills them.
+ *
+ * Rows are kept in an array indexed by line - base, not a hash: a function's
+ * lines are a short dense range, and the lookup sits on the per-event path.
+ * The array grows in either direction when an event names a line outside it.
+ */
+#ifndef MEMPROF_REPORT_TABLE_H
+#define MEMPROF_REPORT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How far apart two lines of one table may be; bounds the row array a
+ * corrupt line number could make us allocate. */
+#define TABLE_MAX_SPAN (1 << 22)
+
+typedef struct line_row {
+    double inc;                 /* running sum of (sample - base) */
+    double max;                 /* largest sample, 0 before the first */
+    unsigned long long count;   /* occurrences; 0 = never measured */
+} line_row_t;
+
+typedef struct func_table {
+    long long code_id;          /* the registered code, in its section */
+    long long file_id;
+    char *name;                 /* qualname or name, for later renderers */
+    bool has_lines;             /* the code record gave the source block */
+    int first_line, last_line;  /* valid if has_lines */
+    int base;                   /* line number of rows[0] */
+    size_t nrows;
+    line_row_t *rows;
+    bool measured;              /* some row has count > 0 */
+    int min_seen, max_seen;     /* valid if measured */
+} func_table_t;
+
+/* Returns 0, or -1 if out of memory.  NAME is copied (may be NULL). */
+int table_init(func_table_t *t, long long code_id, long long file_id, const char *name,
+               bool has_lines, int first_line, int last_line);
+void table_destroy(func_table_t *t);
+
+/* The row of LINE if it was measured, else NULL. */
+const line_row_t *table_row(const func_table_t *t, int line);
+
+/*
+ * memory_profiler's record(): charges MEM (MiB) to LINE, taking as base the
+ * largest sample of PREV_LINE in this same table if PREV_LINE is nonzero and
+ * was measured here, else 0.  Returns 0, -1 if out of memory, or -2 if LINE
+ * is too far from the table's other lines (TABLE_MAX_SPAN).
+ */
+int table_record_line(func_table_t *t, int line, int prev_line, double mem);
+
+/* The lines the table prints: the source block, or else the measured span. */
+void table_line_range(const func_table_t *t, int *first, int *last);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages memprof needs to build and test, if any
+# is missing. Used by `make demo`, `make setup` and CI (.ci/run).
+set -eu
+
+packages="gcc make libc6-dev python3-dev libjansson-dev python3-pytest
+python3-memory-profiler python3-psutil python3-numpy"
+
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "memprof setup: installing$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,108 @@
+/* Unit tests of record: the fast event parser and the jansson fallback. */
+#include "check.h"
+#include "record.h"
+
+static bool fast(const char *s, event_t *ev)
+{
+    return record_parse_event_fast(s, strlen(s), ev);
+}
+
+static void test_fast_accepts_compact_events(void)
+{
+    event_t ev;
+
+    CHECK(fast("[0,1,3,9637888,1210200]", &ev));
+    CHECK(ev.kind == EVENT_LINE && ev.code == 1 && ev.line == 3);
+    CHECK(ev.rss == 9637888 && ev.t == 1210200);
+    CHECK(fast("[2,0,0,0,0]", &ev) && ev.kind == EVENT_RETURN);
+    CHECK(fast("[1,4194304,2147483647,999999999999999999,123456789012345678]", &ev));
+    CHECK(ev.rss == 999999999999999999LL);
+}
+
+static void test_fast_rejects_anything_else(void)
+{
+    event_t ev;
+    static const char *const bad[] = {
+        "[0,1,3,9637888]", "[0,1,3,9637888,1,2]", "[0, 1,3,9637888,1]",
+        "[0,1,3,9637888,1] ", "[3,1,3,9637888,1]", "[0,01,3,9637888,1]",
+        "[0,1,-3,9637888,1]", "[0,1,3,9637888,1.5]", "[0,1,3,1234567890123456789,1]",
+        "[0,1,3,9637888,", "", "[]", "{\"k\":\"end\"}", "[0,1,3,,1]",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (fast(bad[i], &ev)) {
+            fprintf(stderr, "fast path accepted: %s\n", bad[i]);
+            CHECK(0);
+        } else {
+            CHECK(1);
+        }
+    }
+}
+
+static void test_slow_path_events(void)
+{
+    record_t rec;
+    record_error_t err;
+    const char *s = "[ 0, 1, 3, 9637888, 1 ]";
+
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_EVENT && rec.u.event.rss == 9637888 && rec.json == NULL);
+    s = "[0,1,3,1234567890123456789,1]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.event.rss == 1234567890123456789LL);
+    s = "[0,1,-3,5,6]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "event field line must not be negative (-3)");
+    s = "[0,1,3";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1 && err.column > 0);
+    CHECK(strstr(err.text, "invalid JSON") != NULL);
+}
+
+static void test_objects(void)
+{
+    record_t rec;
+    record_error_t err;
+    const char *s;
+
+    s = "{\"k\":\"memprof\",\"version\":1,\"pid\":42,\"ppid\":1,\"argv\":[\"a.py\",\"-x\"],\"cwd\":\"/w\"}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_HEADER && rec.u.header.pid == 42 && rec.u.header.ppid == 1);
+    CHECK(json_array_size(rec.u.header.argv) == 2);
+    CHECK_STR(rec.u.header.cwd, "/w");
+    record_clear(&rec);
+
+    s = "{\"k\":\"file\",\"id\":1,\"path\":\"x.py\",\"size\":3,\"mtime_ns\":1764086000000000000}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_FILE && rec.u.file.has_stat && rec.u.file.abspath == NULL);
+    CHECK(rec.u.file.mtime_ns == 1764086000000000000LL);
+    record_clear(&rec);
+
+    s = "{\"k\":\"code\",\"id\":3,\"file\":1,\"top\":3,\"lines\":[1,6],\"new_key\":true}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_CODE && rec.u.code.has_lines && rec.u.code.last_line == 6);
+    record_clear(&rec);
+
+    s = "{\"k\":\"code\",\"id\":3,\"file\":1,\"top\":3,\"lines\":[6,1]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+
+    s = "{\"k\":\"heap\",\"bytes\":1}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.kind == RECORD_UNKNOWN);
+    record_clear(&rec);
+
+    s = "{\"k\":\"file\",\"id\":\"1\",\"path\":\"x.py\"}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "file record: \"id\" must be an integer");
+
+    s = "{\"pid\":1}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "object record has no \"k\"");
+}
+
+int main(void)
+{
+    test_fast_accepts_compact_events();
+    test_fast_rejects_anything_else();
+    test_slow_path_events();
+    test_objects();
+    return check_summary();
+}
