@@ -12,7 +12,8 @@ DESTDIR ?=
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-PYTHON_INCLUDES := $(shell python3-config --includes 2>/dev/null || echo -I/usr/include/python3.11)
+# Debian's python3-dev headers: types and constants only, see preload/pyapi.h.
+PYTHON_INCLUDES := $(shell /usr/bin/python3-config --includes 2>/dev/null || echo -I/usr/include/python3.11)
 
 # Required flags first, the user's CFLAGS after them.
 WARN          := -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(CI),-Werror)
@@ -84,7 +85,7 @@ test-golden: $(B)/memprof-report
 	tests/golden/run.sh $(B)/memprof-report
 
 test-e2e: all
-	python3 -m pytest -q tests/e2e
+	/usr/bin/python3 -m pytest -q -rs tests/e2e
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)

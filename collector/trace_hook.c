@@ -85,9 +85,17 @@ static PyObject *hook_leave(PyObject *self, PyObject *const *args, Py_ssize_t na
 
 /* ---- 3.12+: sys.monitoring callbacks ---- */
 
+/* The line of an instruction offset. Some instructions have none (those
+ * that clean up after a throw() into a generator); then the frame's line,
+ * which is what sys.settrace would report. */
 static int offset_line(PyObject *code, PyObject *offset)
 {
-    return py.Code_Addr2Line((PyCodeObject *)code, (int)py.Long_AsLong(offset));
+    int line = py.Code_Addr2Line((PyCodeObject *)code, (int)py.Long_AsLong(offset));
+    if (line < 0) {
+        PyFrameObject *frame = py.Eval_GetFrame();
+        line = frame && pyapi_frame_code(frame) == code ? py.Frame_GetLineNumber(frame) : 0;
+    }
+    return line < 0 ? 0 : line;
 }
 
 /* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]) */
@@ -262,6 +270,13 @@ static PyObject *hook_register(PyObject *self, PyObject *const *args, Py_ssize_t
     return pyapi_none();
 }
 
+/* recording() -> whether anything will be recorded (else @profile is a no-op) */
+static PyObject *hook_recording(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *b = py.Long_FromUnsignedLong(trace_recording());
+    return b;
+}
+
 static PyObject *hook_warn(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     const char *msg = nargs == 1 ? py.Unicode_AsUTF8AndSize(args[0], NULL) : NULL;
@@ -342,7 +357,7 @@ static void write_argv(writer_t *w)
 #define METHOD(name) { #name, (PyCFunction)(void (*)(void))hook_##name, METH_FASTCALL, NULL }
 
 static PyMethodDef methods[] = {
-    METHOD(register), METHOD(enter), METHOD(leave), METHOD(warn),
+    METHOD(register), METHOD(enter), METHOD(leave), METHOD(warn), METHOD(recording),
     METHOD(on_call), METHOD(on_return), METHOD(on_line), METHOD(on_jump),
     METHOD(set_disable),
     { NULL, NULL, 0, NULL },

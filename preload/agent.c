@@ -44,6 +44,7 @@ static struct {
     int fd;
     bool own_fd;            /* opened here (not MEMPROF_FD) */
     bool root;              /* first agent of the run: creates the file */
+    bool configured;        /* the MEMPROF_* settings were usable */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -211,15 +212,17 @@ static void install(void)
 {
     PyObject *type, *value, *tb;
     py.Err_Fetch(&type, &value, &tb);
-    if (open_output() && trace_hook_init(agent.fd) && run_bootstrap()) {
-        agent.state = RECORDING;
-    } else {
+    /* Without a trace, @profile is still installed and records nothing. */
+    bool recording = agent.configured && open_output() && trace_hook_init(agent.fd);
+    if (!run_bootstrap()) {
         if (py.Err_Occurred())
             py.Err_Clear();
         warn("cannot install @profile; memprof is off");
-        trace_stop();
-        agent.state = OFF;
+        recording = false;
     }
+    if (!recording)
+        trace_stop();
+    agent.state = recording ? RECORDING : OFF;
     py.Err_Restore(type, value, tb);
 }
 
@@ -345,8 +348,9 @@ __attribute__((constructor)) static void agent_load(void)
     }
     agent.pid = (int)syscall(SYS_getpid);
     agent.fd = -1;
-    if (!configure())
-        return;
+    /* Even with bad settings @profile must exist (as a no-op), or the
+     * program would fail with a NameError. */
+    agent.configured = configure();
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
     if (pthread_atfork(before_fork, NULL, after_fork_child) != 0)

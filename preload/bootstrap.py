@@ -80,23 +80,25 @@ class _Monitor:
 
 def _step(it, enter, leave):
     # `yield from it`, spelled out (PEP 380) so that tracing is on while
-    # `it` runs and off while its consumer runs.
+    # `it` runs and off while its consumer runs. Nothing yielded or sent
+    # stays referenced here while suspended, or the consumer's `del`
+    # would free nothing.
     value = None
     error = None
     while True:
         enter()
         try:
             if error is not None:
-                item = it.throw(error)
+                out = [it.throw(error)]
             else:
-                item = it.send(value)
+                out = [it.send(value)]
         except StopIteration as stop:
             return stop.value
         finally:
             leave()
-            error = None
+            error = value = None
         try:
-            value = yield item
+            value = yield out.pop()
         except GeneratorExit:
             enter()
             try:
@@ -149,6 +151,8 @@ class _Profile:
     def __call__(self, func=None, precision=1, **options):
         if func is None:
             return lambda f: self(f, precision)
+        if not _c.recording():
+            return func
         code = getattr(func, "__code__", None)
         if type(code) is not type(_step.__code__):
             import warnings

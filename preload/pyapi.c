@@ -19,6 +19,7 @@ struct entry {
 static const struct entry table[] = {
     FN(IsInitialized, "Py_IsInitialized"),
     FN(SetTrace, "PyEval_SetTrace"),
+    FN(Eval_GetFrame, "PyEval_GetFrame"),
     FN(Frame_GetLineNumber, "PyFrame_GetLineNumber"),
     OPT(Frame_GetCode, "PyFrame_GetCode"),
     FN(Code_Addr2Line, "PyCode_Addr2Line"),

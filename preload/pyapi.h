@@ -24,6 +24,7 @@ struct pyapi {
     const char *(*GetVersion)(void);
     int (*AddAuditHook)(Py_AuditHookFunction, void *);
     void (*SetTrace)(Py_tracefunc, PyObject *);
+    PyFrameObject *(*Eval_GetFrame)(void);
     int (*Frame_GetLineNumber)(PyFrameObject *);
     PyCodeObject *(*Frame_GetCode)(PyFrameObject *);    /* 3.9+, else NULL */
     int (*Code_Addr2Line)(PyCodeObject *, int);

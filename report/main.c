@@ -31,10 +31,10 @@ static const char usage_text[] =
     "- for standard input.\n"
     "\n"
     "Options:\n"
-    "  --precision N   digits after the decimal point, 0 to 15 (default 3)\n"
-    "  -o FILE         write the tables to FILE instead of standard output\n"
-    "  -h, --help      show this help and exit\n"
-    "      --version   show the version and exit\n"
+    "  --precision N      digits after the decimal point, 0 to 15 (default 3)\n"
+    "  -o, --output FILE  write the tables to FILE instead of standard output\n"
+    "  -h, --help         show this help and exit\n"
+    "      --version      show the version and exit\n"
     "\n"
     "Exit status:\n"
     "  0  tables printed (warnings allowed)\n"
@@ -81,9 +81,10 @@ int main(int argc, char **argv)
     source_cache_t sources;
     model_t model;
     diag_t diag;
-    int c, i, status;
+    int c, i;
 
-    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+    opterr = 0;     /* our own messages, named memprof-report whatever argv[0] */
+    while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
         switch (c) {
         case OPT_PRECISION:
             if (parse_precision(optarg, &ro.precision))
@@ -99,29 +100,36 @@ int main(int argc, char **argv)
         case OPT_VERSION:
             printf("memprof-report %s\n", MEMPROF_VERSION);
             return EXIT_TABLES;
+        case ':':
+            return usage_error("option '%s' needs an argument", argv[optind - 1]);
         default:
-            fputs("Try 'memprof-report --help' for more information.\n", stderr);
-            return EXIT_TROUBLE;
+            if (optopt) {
+                char name[3] = {'-', (char)optopt, '\0'};
+                return usage_error("unknown option '%s'", name);
+            }
+            return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind == argc)
         return usage_error("%s", "no TRACE given");
 
     diag_init(&diag, stderr);
+    /* Before the traces, so that a bad -o costs no reading time. */
+    if (output && !(out = fopen(output, "w"))) {
+        diag_refused(&diag, output, 0, "cannot open for writing: %s", strerror(errno));
+        return EXIT_TROUBLE;
+    }
     model_init(&model);
     for (i = optind; i < argc; i++) {
         if (load_trace(&model, argv[i], &diag) == LOAD_NO_MEMORY) {
             diag_refused(&diag, argv[i], 0, "out of memory");
             model_destroy(&model);
+            if (out != stdout)
+                fclose(out);
             return EXIT_TROUBLE;
         }
     }
 
-    if (output && !(out = fopen(output, "w"))) {
-        diag_refused(&diag, output, 0, "cannot open for writing: %s", strerror(errno));
-        model_destroy(&model);
-        return EXIT_TROUBLE;
-    }
     source_cache_init(&sources, &diag);
     if (render_tables(out, &model, &sources, &ro))
         diag_refused(&diag, NULL, 0, "out of memory");
@@ -132,6 +140,5 @@ int main(int argc, char **argv)
         diag_refused(&diag, output, 0, "cannot write: %s", strerror(errno));
     source_cache_destroy(&sources);
     model_destroy(&model);
-    status = diag_exit_status(&diag);
-    return status;
+    return diag_exit_status(&diag);
 }

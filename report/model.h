@@ -17,7 +17,7 @@
 #include "table.h"
 
 /* Largest file, code or thread id accepted; bounds the id arrays. */
-#define MODEL_MAX_ID (1 << 22)
+#define MODEL_MAX_ID (1 << 20)
 
 /* Return codes of the section_* functions besides 0. */
 enum {

@@ -4,9 +4,9 @@
 def pytest_terminal_summary(terminalreporter):
     reasons = {}
     for report in terminalreporter.stats.get('skipped', []):
-        if report.nodeid.startswith('tests/e2e/') or 'e2e' in report.nodeid:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
-                else str(report.longrepr)
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
+            else str(report.longrepr)
+        if 'memprof e2e:' in reason:
             reasons[reason] = reasons.get(reason, 0) + 1
     for reason, count in reasons.items():
         terminalreporter.write_line('SKIPPED %d e2e test(s): %s'

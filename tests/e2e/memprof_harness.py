@@ -150,9 +150,10 @@ def run_memprof(program, out_dir, *, python=AGENT_PYTHON, args=(), env=None,
                 report_args=(), cwd=None, report=True, timeout=TIMEOUT):
     """Run `program` (a path) under the agent, then memprof-report on the
     trace.  The program runs from `cwd` (default: its own directory) as
-    `python NAME args...`.  `env` adds to clean_env(); set MEMPROF_OUTPUT
-    in it to choose the trace path (default: out_dir/trace.jsonl, removed
-    first).  The report runs from the same directory."""
+    `python NAME args...`.  `env` adds to clean_env() (set LD_PRELOAD to
+    '' to run without the agent); set MEMPROF_OUTPUT in it to choose the
+    trace path (default: out_dir/trace.jsonl; removed first).  The report
+    runs from the same directory; report=False skips it."""
     program = Path(program)
     cwd = Path(cwd) if cwd else program.parent
     out_dir = Path(out_dir)
@@ -160,7 +161,7 @@ def run_memprof(program, out_dir, *, python=AGENT_PYTHON, args=(), env=None,
     trace = out_dir / 'trace.jsonl'
     extra = {'LD_PRELOAD': str(AGENT), 'MEMPROF_OUTPUT': str(trace)}
     extra.update(env or {})
-    trace = Path(extra['MEMPROF_OUTPUT'])
+    trace = cwd / extra['MEMPROF_OUTPUT']     # relative: to the program's cwd
     if trace.exists():
         trace.unlink()
     script = os.path.relpath(program, cwd)

@@ -1,6 +1,6 @@
-# A decorated generator iterated by unprofiled code (memory_profiler prints
-# no table for it), one iterated by a profiled function (memory_profiler
-# traces it then), and a plain profiled function.
+# Decorated generators: one iterated by unprofiled code (memory_profiler
+# prints no table for it), one by a profiled function that frees each block
+# before asking for the next (traced by both); and a plain function.
 @profile
 def blocks(count):
     for i in range(count):
@@ -8,16 +8,17 @@ def blocks(count):
 
 
 @profile
-def small(count):
+def consumed(count):
     for i in range(count):
-        yield i
+        yield [i] * (5 * 10**6)
 
 
 @profile
 def consume():
     total = 0
-    for value in small(3):
-        total += value
+    for value in consumed(3):
+        total += len(value)
+        del value
     return total
 
 
