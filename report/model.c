@@ -69,6 +69,7 @@ static void section_destroy(section_t *s)
     free(s->tables);
     free(s->threads);
     free(s->command);
+    free(s->script);
     free(s->cwd);
     free(s);
 }
@@ -129,6 +130,13 @@ section_t *model_add_section(model_t *m, const char *trace, long long pid, long 
     s->ppid = ppid;
     s->command = argv ? join_argv(argv) : strdup("");
     s->cwd = cwd ? strdup(cwd) : NULL;
+    if (argv && json_array_size(argv) > 0 && json_is_string(json_array_get(argv, 0))) {
+        s->script = strdup(json_string_value(json_array_get(argv, 0)));
+        if (!s->script) {
+            section_destroy(s);
+            return NULL;
+        }
+    }
     if (!s->command || (cwd && !s->cwd) ||
         grow_to((void **)&s->threads, &s->nthreads, 0, sizeof *s->threads)) {
         section_destroy(s);
@@ -143,6 +151,48 @@ const file_def_t *section_file(const section_t *s, long long id)
     if (id < 0 || (size_t)id >= s->nfiles || !s->files[id].defined)
         return NULL;
     return &s->files[id];
+}
+
+/* Appends the components of path to out (of size cap, holding an absolute
+ * path), resolving "." and ".." by name. Returns false if it does not fit. */
+static bool append_components(char *out, size_t cap, const char *path)
+{
+    size_t n = strlen(out);
+    while (*path) {
+        size_t len = strcspn(path, "/");
+        if (len == 0 || (len == 1 && path[0] == '.')) {
+            /* nothing */
+        } else if (len == 2 && path[0] == '.' && path[1] == '.') {
+            while (n > 1 && out[n - 1] != '/')
+                n--;
+            if (n > 1)
+                n--;
+            out[n] = 0;
+        } else {
+            if (n + len + 2 > cap)
+                return false;
+            if (n > 1)
+                out[n++] = '/';
+            memcpy(out + n, path, len);
+            n += len;
+            out[n] = 0;
+        }
+        path += len;
+        while (*path == '/')
+            path++;
+    }
+    return true;
+}
+
+const char *section_display_path(const section_t *s, const file_def_t *f)
+{
+    char joined[8192] = "/";
+    if (!s->script || !s->cwd || s->script[0] == '/' || s->script[0] == 0 || f->path[0] != '/')
+        return f->path;
+    if (!append_components(joined, sizeof joined, s->cwd)
+        || !append_components(joined, sizeof joined, s->script))
+        return f->path;
+    return strcmp(joined, f->path) == 0 ? s->script : f->path;
 }
 
 int section_define_file(section_t *s, const record_t *rec, record_error_t *err)

@@ -50,6 +50,7 @@ typedef struct section {
     const char *trace;      /* the trace file it came from */
     long long pid, ppid;
     char *command;          /* argv joined by spaces */
+    char *script;           /* argv[0], or NULL */
     char *cwd;              /* or NULL */
     bool ended;             /* saw the "end" record */
 
@@ -90,5 +91,11 @@ int section_switch_thread(section_t *s, long long id, record_error_t *err);
 int section_apply_event(section_t *s, const event_t *ev, record_error_t *err);
 
 const file_def_t *section_file(const section_t *s, long long id);
+
+/* The name a table shows for a file: its path, except that the script run
+ * by a relative path is shown by that path, as `python -m memory_profiler
+ * script.py` shows it (the interpreter itself records it absolute since
+ * 3.9). */
+const char *section_display_path(const section_t *s, const file_def_t *f);
 
 #endif

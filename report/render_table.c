@@ -66,7 +66,7 @@ int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
             src = source_cache_get(sources, f, s->cwd);
             if (!src)
                 return -1;
-            render_function_table(out, t, f->path, src, o);
+            render_function_table(out, t, section_display_path(s, f), src, o);
         }
     }
     return 0;
