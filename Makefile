@@ -27,6 +27,9 @@ AGENT_SRC  := $(wildcard preload/*.c) $(wildcard collector/*.c)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/%.o)
 REPORT_LIB_SRC := $(filter-out report/main.c,$(wildcard report/*.c))
 REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o)
+# Unit tests: test_collector*.c link the collector (no Python needed), the
+# others the report.
+COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -54,6 +57,9 @@ $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 
 $(B)/memprof: $(B)/launcher/memprof.o
 	$(CC) -o $@ $^ $(LDFLAGS)
+
+$(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests
+	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(COLLECTOR_LIB_OBJ) -ljansson $(LDFLAGS)
 
 $(B)/tests/%: tests/unit/%.c $(REPORT_LIB_OBJ) | $(B)/tests
 	$(CC) $(REPORT_CFLAGS) -o $@ $< $(REPORT_LIB_OBJ) -ljansson -lpthread -lm $(LDFLAGS)

@@ -1,5 +1,5 @@
 /*
- * trace: the records of docs/trace-format.rst, on top of the writer.
+ * trace: the records of the trace format (README.rst, "The trace format"), on top of the writer.
  *
  * It owns what a process section needs: the header, the definitions of
  * files, code objects and threads (kept in memory so that a fork child can

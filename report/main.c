@@ -16,7 +16,7 @@
 #include "source.h"
 
 #ifndef MEMPROF_VERSION
-#define MEMPROF_VERSION "0.1.0"
+#define MEMPROF_VERSION "1.0.0"
 #endif
 
 static const char usage_text[] =
