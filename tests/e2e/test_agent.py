@@ -577,3 +577,18 @@ def test_launcher_prints_tables_and_keeps_status(tmp_path):
               dict(os.environ))
     assert out.returncode == 5 and " MiB" in out.stdout
     assert re.search(r"\d\.\d MiB", out.stdout) and not re.search(r"\d\.\d\d MiB", out.stdout)
+
+
+def test_make_install(tmp_path):
+    dest = tmp_path / "dest"
+    out = subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % dest,
+                          "PREFIX=/usr"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    for f in ("usr/bin/memprof", "usr/bin/memprof-report", "usr/lib/memprof/libmemprof.so",
+              "usr/share/man/man1/memprof.1", "usr/share/man/man1/memprof-report.1"):
+        assert (dest / f).is_file(), f
+    shutil.copy(EXAMPLE, tmp_path / "example.py")
+    out = run([str(dest / "usr/bin/memprof"), "-o", "t.jsonl", DEBIAN_PYTHON, "example.py"],
+              tmp_path, {k: v for k, v in os.environ.items() if not k.startswith("MEMPROF_")})
+    assert out.returncode == 0, out.stderr
+    check_seed_table(out.stdout)
