@@ -188,12 +188,41 @@ static void write_code(uint32_t id)
     writer_end_record(w);
 }
 
+/* The command line is asked of the interpreter once; a fork child, which
+ * must not call into Python from its fork handler, repeats the copy. */
+static char argv_json[4096];
+static size_t argv_len;
+
+static void write_argv(writer_t *w)
+{
+    if (argv_len) {
+        writer_raw(w, argv_json, argv_len);
+        return;
+    }
+    if (!section.write_argv) {
+        KEY(w, "[]");
+        return;
+    }
+    /* Written whole into the buffer (flushing first if it is too full),
+     * then remembered. */
+    size_t before = w->len;
+    if (w->limit - w->len < sizeof argv_json) {
+        writer_reserve(w, sizeof argv_json);
+        before = w->len;
+    }
+    section.write_argv(w);
+    if (w->len > before && w->len - before < sizeof argv_json && w->len <= w->limit) {
+        argv_len = w->len - before;
+        memcpy(argv_json, w->buf + before, argv_len);
+    }
+}
+
 static void write_header(void)
 {
     writer_t *w = &writer;
     char buf[PATH_MAX];
-    t0_ns = clock_ns(CLOCK_MONOTONIC);
-    uint64_t start = clock_ns(CLOCK_REALTIME);
+    /* Wall-clock time of t0, so that sections can be placed in time. */
+    uint64_t start = clock_ns(CLOCK_REALTIME) - (clock_ns(CLOCK_MONOTONIC) - t0_ns);
     KEY(w, "{\"k\":\"memprof\",\"version\":1,\"pid\":");
     writer_int(w, getpid());
     KEY(w, ",\"ppid\":");
@@ -201,10 +230,7 @@ static void write_header(void)
     KEY(w, ",\"python\":");
     writer_string(w, section.python, strlen(section.python), NULL);
     KEY(w, ",\"argv\":");
-    if (section.write_argv)
-        section.write_argv(w);
-    else
-        KEY(w, "[]");
+    write_argv(w);
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n > 0)
         write_string_field(w, "exe", buf, (size_t)n);
@@ -240,8 +266,28 @@ bool trace_init(int fd, const struct trace_section_info *info)
         return warn_errno("cannot open /proc/self/statm", errno);
     if (!writer_init(&writer, fd, getpid()))
         return warn("the trace descriptor is not usable");
+    t0_ns = clock_ns(CLOCK_MONOTONIC);
     recording = true;
     return true;
+}
+
+bool trace_start_section(void)
+{
+    if (!recording)
+        return false;
+    if (!section_open)
+        open_section();
+    return writer_flush(&writer);
+}
+
+uint64_t trace_clock(void)
+{
+    return clock_ns(CLOCK_MONOTONIC) - t0_ns;
+}
+
+int trace_fd(void)
+{
+    return trace_recording() ? writer.fd : -1;
 }
 
 bool trace_recording(void)
@@ -420,6 +466,7 @@ void trace_after_fork_child(void)
         return;
     rss_open();
     writer_reset_pid(&writer, getpid());
+    t0_ns = clock_ns(CLOCK_MONOTONIC);
     section_open = false;
     generation++;
     current_thread = 0;

@@ -39,6 +39,12 @@ struct trace_code {
 /* Starts recording to fd. The header is written with the first record. */
 bool trace_init(int fd, const struct trace_section_info *info);
 bool trace_recording(void);
+/* Writes the header now (normally it comes with the first record). */
+bool trace_start_section(void);
+/* Nanoseconds since the section's t0 (CLOCK_MONOTONIC). */
+uint64_t trace_clock(void);
+/* The trace's descriptor, or -1 when not recording. */
+int trace_fd(void);
 /* Stops recording for good (after a warning). */
 void trace_stop(void);
 

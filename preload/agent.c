@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "pyapi.h"
+#include "sampler.h"
 #include "trace.h"
 #include "trace_hook.h"
 #include "warn.h"
@@ -45,6 +46,8 @@ static struct {
     bool own_fd;            /* opened here (not MEMPROF_FD) */
     bool root;              /* first agent of the run: creates the file */
     bool configured;        /* the MEMPROF_* settings were usable */
+    bool fork_child;        /* forked, and not yet seen running Python */
+    uint64_t interval_ns;   /* MEMPROF_INTERVAL; 0: no sampling */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -138,6 +141,8 @@ static void absolute_preload(void)
 
 static bool configure(void)
 {
+    if (!sampler_parse_interval(getenv("MEMPROF_INTERVAL"), &agent.interval_ns))
+        return warn("MEMPROF_INTERVAL must be a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off; memprof is off");
     const char *fd_env = getenv("MEMPROF_FD");
     if (fd_env && *fd_env) {
         if (!parse_fd(fd_env, &agent.fd) || fcntl(agent.fd, F_GETFD) < 0)
@@ -214,6 +219,9 @@ static void install(void)
     py.Err_Fetch(&type, &value, &tb);
     /* Without a trace, @profile is still installed and records nothing. */
     bool recording = agent.configured && open_output() && trace_hook_init(agent.fd);
+    /* Memory over time, from now to the end, profiled code or not. */
+    if (recording && agent.interval_ns && trace_start_section())
+        sampler_start(agent.fd, agent.interval_ns);
     if (!run_bootstrap()) {
         if (py.Err_Occurred())
             py.Err_Clear();
@@ -265,11 +273,19 @@ static void finish(void)
     if (agent.state != RECORDING || (int)syscall(SYS_getpid) != agent.pid)
         return;     /* off, done, or a vfork child sharing our memory */
     agent.state = DONE;
+    sampler_finish();
     trace_end();
 }
 
 static int audit_hook(const char *event, PyObject *args, void *data)
 {
+    if (agent.fork_child) {
+        /* A fork child running Python (not one that went straight to
+         * exec): its own section starts now, sampled like its parent. */
+        agent.fork_child = false;
+        if (agent.state == RECORDING && trace_start_section())
+            sampler_resume();
+    }
     if (agent.state == WAITING) {
         if (py.IsInitialized()) {
             agent.state = OFF;      /* installing raises audit events itself */
@@ -286,16 +302,27 @@ static int audit_hook(const char *event, PyObject *args, void *data)
 
 static void before_fork(void)
 {
-    if (agent.state == RECORDING)
+    if (agent.state == RECORDING) {
+        sampler_before_fork();
         trace_before_fork();
+    }
+}
+
+static void after_fork_parent(void)
+{
+    if (agent.state == RECORDING)
+        sampler_after_fork_parent();
 }
 
 static void after_fork_child(void)
 {
     agent.pid = (int)syscall(SYS_getpid);
     agent.root = false;
-    if (agent.state == RECORDING)
+    if (agent.state == RECORDING) {
+        sampler_after_fork_child();
         trace_after_fork_child();
+        agent.fork_child = true;
+    }
 }
 
 /* Embedders: Py_Initialize raises audit events too, but install here as
@@ -353,7 +380,7 @@ __attribute__((constructor)) static void agent_load(void)
     agent.configured = configure();
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
-    if (pthread_atfork(before_fork, NULL, after_fork_child) != 0)
+    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
         return;
     agent.state = WAITING;
     if (py.AddAuditHook(audit_hook, (void *)hook_tag) != 0)
