@@ -80,6 +80,13 @@ uint32_t trace_code_lookup(const void *key)
     }
 }
 
+uint32_t trace_code_top(uint32_t id)
+{
+    if (id == 0 || id > ncodes)
+        return 0;
+    return codes[id - 1].top ? codes[id - 1].top : id;
+}
+
 static bool slots_insert(const void *key, uint32_t id)
 {
     if ((ncodes + 1) * 2 > slots) {

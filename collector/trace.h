@@ -55,6 +55,8 @@ uint32_t trace_file_define(const char *path, size_t path_len);
 uint32_t trace_code_define(const struct trace_code *c);
 /* The id of a defined code object, or 0. The per-event lookup. */
 uint32_t trace_code_lookup(const void *key);
+/* The id of the registered code whose table code id belongs to. */
+uint32_t trace_code_top(uint32_t id);
 
 /* The name of the running thread, asked for once per thread and section. */
 typedef void (*trace_thread_namer)(char *buf, size_t size, unsigned long *ident);

@@ -98,10 +98,24 @@ static int offset_line(PyObject *code, PyObject *offset)
     return line < 0 ? 0 : line;
 }
 
-/* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]) */
+static uint32_t select_code(PyObject *code);
+static PyObject *selector;
+
+/* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]). With a
+ * selection, PY_START is subscribed for all code: a code object that is not
+ * selected is judged once and its PY_START turned off (DISABLE). */
 static PyObject *hook_on_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     uint32_t id = nargs >= 2 ? trace_code_lookup(args[0]) : 0;
+    if (!id && selector && nargs == 2) {
+        id = select_code(args[0]);
+        if (!id) {
+            py.IncRef(monitoring_disable ? monitoring_disable : py.None);
+            return monitoring_disable ? monitoring_disable : py.None;
+        }
+        /* Newly selected: its local events are on from the next
+         * instruction; this start is reported here. */
+    }
     if (id)
         trace_event(TRACE_CALL, id, offset_line(args[0], args[1]));
     return pyapi_none();
@@ -158,6 +172,129 @@ static PyObject *hook_set_disable(PyObject *self, PyObject *const *args, Py_ssiz
     return pyapi_none();
 }
 
+/* ---- selection without decorators (MEMPROF_FUNCTIONS, MEMPROF_FILES) ---- */
+
+/*
+ * Each code object is judged once, when it first starts: the bootstrap's
+ * selector (Python) matches its file and name against the settings and
+ * registers it if it is selected. The verdict is kept in the code object's
+ * co_extra slot, so it dies with the code object (an address-keyed cache
+ * would go stale when a code object is freed and its memory reused).
+ */
+/* selector: the bootstrap's select(code, module), declared above. */
+static Py_ssize_t extra_index = -1;
+#define VERDICT_NO ((void *)1)
+#define VERDICT_YES ((void *)2)
+
+static int (*code_get_extra)(PyObject *, Py_ssize_t, void **);
+static int (*code_set_extra)(PyObject *, Py_ssize_t, void *);
+
+/* Whether code (now starting, in the current frame) is selected; registers
+ * it if so. Returns its id or 0. */
+static uint32_t select_code(PyObject *code)
+{
+    void *verdict = NULL;
+    if (!selector || extra_index < 0)
+        return 0;
+    if (code_get_extra(code, extra_index, &verdict) == 0 && verdict == VERDICT_NO)
+        return 0;
+    uint32_t id = trace_code_lookup(code);
+    if (id || verdict == VERDICT_YES)
+        return id;
+    PyObject *globals = py.Eval_GetGlobals();
+    PyObject *module = globals ? py.Dict_GetItemString(globals, "__name__") : NULL;
+    PyObject *args = py.Tuple_Pack(2, code, module ? module : py.None);
+    PyObject *res = args ? py.Object_CallObject(selector, args) : NULL;
+    if (args)
+        py.DecRef(args);
+    if (res)
+        py.DecRef(res);
+    else
+        py.Err_Clear();
+    id = trace_code_lookup(code);
+    code_set_extra(code, extra_index, id ? VERDICT_YES : VERDICT_NO);
+    if (py.Err_Occurred())
+        py.Err_Clear();
+    return id;
+}
+
+static int selection_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (what != PyTrace_CALL && what != PyTrace_RETURN)
+        return 0;
+    PyObject *code = pyapi_frame_code(frame);
+    uint32_t id = trace_code_lookup(code);
+    bool just_selected = false;
+    if (!id && what == PyTrace_CALL) {
+        id = select_code(code);
+        just_selected = id != 0;
+    }
+    if (!id || trace_code_top(id) != id) {
+        /* Nested code selected with its parent: the trace function saw its
+         * call before it was known. */
+        if (just_selected && tls_tracing)
+            trace_event(TRACE_CALL, id, py.Frame_GetLineNumber(frame));
+        return 0;
+    }
+    /* A selected function starts or ends: the same turning on and off of
+     * the trace function as the @profile wrapper does. The trace function
+     * (called before this one) missed the call if it was off or if the
+     * code was not known yet. */
+    if (what == PyTrace_CALL) {
+        bool missed = just_selected && tls_tracing;
+        if (tls_depth++ == 0 && trace_recording() && !foreign_tracer()) {
+            py.SetTrace(legacy_trace, NULL);
+            tls_tracing = true;
+            missed = true;
+        }
+        if (missed)
+            trace_event(TRACE_CALL, id, py.Frame_GetLineNumber(frame));
+    } else if (tls_depth > 0 && --tls_depth == 0 && tls_tracing) {
+        tls_tracing = false;
+        if (!foreign_tracer())
+            py.SetTrace(NULL, NULL);
+    }
+    return 0;
+}
+
+/* select_setup(selector): judge every code object that starts from now on.
+ * Up to 3.11 through a C profile function on this thread (and on new
+ * threads, see thread_start); from 3.12 sys.monitoring's PY_START, which
+ * the bootstrap subscribes globally and on_call handles. */
+static PyObject *hook_select_setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1)
+        return pyapi_none();
+    code_get_extra = (int (*)(PyObject *, Py_ssize_t, void **))pyapi_optional("_PyCode_GetExtra", "PyUnstable_Code_GetExtra");
+    code_set_extra = (int (*)(PyObject *, Py_ssize_t, void *))pyapi_optional("_PyCode_SetExtra", "PyUnstable_Code_SetExtra");
+    Py_ssize_t (*request)(freefunc) = (Py_ssize_t (*)(freefunc))pyapi_optional(
+        "_PyEval_RequestCodeExtraIndex", "PyUnstable_Eval_RequestCodeExtraIndex");
+    if (!code_get_extra || !code_set_extra || !request || (extra_index = request(NULL)) < 0) {
+        warn("cannot keep per-code verdicts (co_extra); MEMPROF_FUNCTIONS and MEMPROF_FILES are ignored");
+        return pyapi_none();
+    }
+    py.IncRef(args[0]);
+    selector = args[0];
+    if (py.minor < 12)
+        py.SetProfile(selection_profile, NULL);
+    return pyapi_none();
+}
+
+/* Given to threading.setprofile: the first profile event of a new thread
+ * replaces it with the C profile function, then is handled as its own. */
+static PyObject *hook_thread_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    py.SetProfile(selection_profile, NULL);
+    if (nargs == 3) {
+        const char *event = py.Unicode_AsUTF8AndSize(args[1], NULL);
+        if (event && !strcmp(event, "call"))
+            selection_profile(NULL, (PyFrameObject *)args[0], PyTrace_CALL, NULL);
+        else if (!event)
+            py.Err_Clear();
+    }
+    return pyapi_none();
+}
+
 /* ---- registration ---- */
 
 static long attr_long(PyObject *o, const char *name)
@@ -191,8 +328,15 @@ static void attr_text(PyObject *o, const char *name, char *buf, size_t size)
     py.DecRef(v);
 }
 
-/* Defines code and, under it, every code object nested in its constants. */
-static bool define_code(PyObject *code, uint32_t top, const char *qualname, int first, int last)
+/* Which nested code objects join the table of the code that holds them:
+ * all of them for @profile and MEMPROF_FUNCTIONS; under MEMPROF_FILES only
+ * the anonymous ones (lambdas, comprehensions), since every named function
+ * of a selected file gets a table of its own when it first runs. */
+enum nested { NESTED_ALL, NESTED_ANONYMOUS };
+
+/* Defines code and, under it, the code objects nested in its constants. */
+static bool define_code(PyObject *code, uint32_t top, const char *qualname, int first, int last,
+                        enum nested nested)
 {
     PyObject *filename = py.Object_GetAttrString(code, "co_filename");
     PyObject *fsname = filename ? py.Unicode_EncodeFSDefault(filename) : NULL;
@@ -238,18 +382,27 @@ static bool define_code(PyObject *code, uint32_t top, const char *qualname, int 
     bool ok = true;
     for (Py_ssize_t i = 0; ok && i < n; i++) {
         PyObject *item = py.Tuple_GetItem(consts, i);
-        if (pyapi_is_code(item))
-            ok = define_code(item, top ? top : id, NULL, 0, 0);
+        if (!pyapi_is_code(item))
+            continue;
+        if (nested == NESTED_ANONYMOUS) {
+            /* Named functions have CO_OPTIMIZED; class bodies do not. */
+            char inner[8];
+            attr_text(item, "co_name", inner, sizeof inner);
+            if (inner[0] != '<' && (attr_long(item, "co_flags") & CO_OPTIMIZED))
+                continue;
+        }
+        ok = define_code(item, top ? top : id, NULL, 0, 0, nested);
     }
     py.DecRef(consts);
     return ok;
 }
 
-/* register(code, qualname, (first, last) or None) */
+/* register(code, qualname, (first, last) or None[, only_anonymous_nested]) */
 static PyObject *hook_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !pyapi_is_code(args[0]))
+    if ((nargs != 3 && nargs != 4) || !pyapi_is_code(args[0]))
         return pyapi_none();
+    enum nested nested = nargs == 4 && py.Object_IsTrue(args[3]) == 1 ? NESTED_ANONYMOUS : NESTED_ALL;
     const char *qualname = py.Unicode_AsUTF8AndSize(args[1], NULL);
     if (!qualname) {
         py.Err_Clear();
@@ -262,7 +415,7 @@ static PyObject *hook_register(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if (py.Err_Occurred())
         py.Err_Clear();
-    if (trace_recording() && !define_code(args[0], 0, qualname, first, last)) {
+    if (trace_recording() && !define_code(args[0], 0, qualname, first, last, nested)) {
         py.Err_Clear();
         warn("cannot register a profiled function; recording stops");
         trace_stop();
@@ -359,7 +512,7 @@ static void write_argv(writer_t *w)
 static PyMethodDef methods[] = {
     METHOD(register), METHOD(enter), METHOD(leave), METHOD(warn), METHOD(recording),
     METHOD(on_call), METHOD(on_return), METHOD(on_line), METHOD(on_jump),
-    METHOD(set_disable),
+    METHOD(set_disable), METHOD(select_setup), METHOD(thread_start),
     { NULL, NULL, 0, NULL },
 };
 

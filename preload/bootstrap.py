@@ -36,8 +36,12 @@ def _all_codes(code):
 
 def _source_extent(code):
     # The rows of a table: from the first decorator to the end of the
-    # block, as memory_profiler takes them.
+    # block, as memory_profiler takes them; a module's, the whole file.
     try:
+        if code.co_name == "<module>":
+            import linecache
+            n = len(linecache.getlines(code.co_filename))
+            return (1, n) if n else None
         import inspect
         lines, start = inspect.getsourcelines(code)
     except Exception:
@@ -70,12 +74,19 @@ class _Monitor:
         # code that is not profiled.
         mon.set_events(tool, E.PY_UNWIND | E.PY_THROW)
         self._tool = tool
+        self._events = E
         self._local = (E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD
                        | E.LINE | E.JUMP)
 
     def watch(self, code):
         for c in _all_codes(code):
             sys.monitoring.set_local_events(self._tool, c, self._local)
+
+    def watch_starts(self):
+        # Selection by name: every code object's start is judged once (the
+        # callback turns PY_START off where it is not selected).
+        E = self._events
+        sys.monitoring.set_events(self._tool, E.PY_UNWIND | E.PY_THROW | E.PY_START)
 
 
 def _step(it, enter, leave):
@@ -158,17 +169,29 @@ class _Profile:
             import warnings
             warnings.warn("Could not extract a code object for the object %r" % (func,))
             return func
-        if _minor >= 12 and self._monitor is None:
-            try:
-                self._monitor = _Monitor()
-            except Exception as e:
-                _c.warn("cannot use sys.monitoring (%s); nothing is profiled" % (e,))
-                return func
+        if not self._start_monitor():
+            return func
         _c.register(code, getattr(func, "__qualname__", code.co_name), _source_extent(code))
         if self._monitor is not None:
             self._monitor.watch(code)
             return func
         return _wrap(func, _c.enter, _c.leave)
+
+    def _start_monitor(self):
+        if _minor >= 12 and self._monitor is None:
+            try:
+                self._monitor = _Monitor()
+            except Exception as e:
+                _c.warn("cannot use sys.monitoring (%s); nothing is profiled" % (e,))
+                return False
+        return True
+
+    def _select(self, code, qualname, anonymous_only):
+        # A code object chosen by MEMPROF_FUNCTIONS or MEMPROF_FILES, now
+        # starting for the first time.
+        _c.register(code, qualname, _source_extent(code), anonymous_only)
+        if self._monitor is not None:
+            self._monitor.watch(code)
 
     def enable_by_count(self):
         if _minor < 12:
@@ -190,7 +213,81 @@ class _Profile:
         return "<memprof profile>"
 
 
-if getattr(sys, "_is_gil_enabled", lambda: True)():
-    builtins.profile = _Profile()
-else:
-    _c.warn("the free-threaded build is not supported; @profile is not installed")
+def _patterns(text):
+    return [p for p in text.replace(",", " ").split() if p]
+
+
+def _selector(profile, files, functions):
+    # MEMPROF_FILES: every function and the module-level code of the files
+    # whose name matches (a pattern without "/" matches the base name, one
+    # with "/" the path). MEMPROF_FUNCTIONS: "module:qualname" patterns (a
+    # pattern without ":" matches the qualname in any module). Shell-style
+    # globs (fnmatch).
+    import fnmatch
+    import os
+
+    qualnames = {}      # code -> qualname, for interpreters before 3.11
+
+    def learn_qualnames(code, prefix):
+        for c in code.co_consts:
+            if type(c) is type(code):
+                name = prefix + c.co_name
+                qualnames[c] = name
+                # A class body's functions are Class.f; a function's are f.<locals>.g
+                is_function = c.co_flags & 0x1  # CO_OPTIMIZED
+                learn_qualnames(c, name + (".<locals>." if is_function else "."))
+
+    def file_selected(filename):
+        if not filename or filename.startswith("<"):
+            return False
+        path = os.path.abspath(filename)
+        base = os.path.basename(filename)
+        for p in files:
+            if "/" in p:
+                if (fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(filename, p)
+                        or fnmatch.fnmatchcase(path, "*/" + p)):
+                    return True
+            elif fnmatch.fnmatchcase(base, p):
+                return True
+        return False
+
+    def select(code, module):
+        if code.co_name == "<module>":
+            learn_qualnames(code, "")
+        qualname = getattr(code, "co_qualname", None) or qualnames.get(code, code.co_name)
+        if files and file_selected(code.co_filename):
+            # Lambdas, comprehensions and class bodies join the table of the
+            # code around them; functions get tables of their own.
+            is_function = code.co_flags & 0x1  # CO_OPTIMIZED
+            if code.co_name == "<module>" or (is_function and not code.co_name.startswith("<")):
+                profile._select(code, qualname, True)
+            return
+        if functions and module is not None and code.co_name != "<module>":
+            full = "%s:%s" % (module, qualname)
+            for p in functions:
+                if fnmatch.fnmatchcase(full, p) or (":" not in p and fnmatch.fnmatchcase(qualname, p)):
+                    profile._select(code, qualname, False)
+                    return
+
+    return select
+
+
+def _install():
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        _c.warn("the free-threaded build is not supported; @profile is not installed")
+        return
+    profile = builtins.profile = _Profile()
+    import os
+    files = _patterns(os.environ.get("MEMPROF_FILES", ""))
+    functions = _patterns(os.environ.get("MEMPROF_FUNCTIONS", ""))
+    if not (files or functions) or not _c.recording() or not profile._start_monitor():
+        return
+    _c.select_setup(_selector(profile, files, functions))
+    if profile._monitor is not None:
+        profile._monitor.watch_starts()
+    else:
+        import threading
+        threading.setprofile(_c.thread_start)
+
+
+_install()

@@ -19,6 +19,9 @@ struct entry {
 static const struct entry table[] = {
     FN(IsInitialized, "Py_IsInitialized"),
     FN(SetTrace, "PyEval_SetTrace"),
+    FN(SetProfile, "PyEval_SetProfile"),
+    FN(Eval_GetGlobals, "PyEval_GetGlobals"),
+    FN(Tuple_Pack, "PyTuple_Pack"),
     FN(Eval_GetFrame, "PyEval_GetFrame"),
     FN(Frame_GetLineNumber, "PyFrame_GetLineNumber"),
     OPT(Frame_GetCode, "PyFrame_GetCode"),
@@ -81,6 +84,12 @@ bool pyapi_find(bool *too_old)
         *(void **)((char *)&py + table[i].offset) = sym;
     }
     return py.major == 3 && py.minor >= 8;
+}
+
+void *pyapi_optional(const char *name, const char *other_name)
+{
+    void *sym = dlsym(RTLD_DEFAULT, name);
+    return sym ? sym : dlsym(RTLD_DEFAULT, other_name);
 }
 
 PyObject *pyapi_frame_code(PyFrameObject *frame)

@@ -24,6 +24,9 @@ struct pyapi {
     const char *(*GetVersion)(void);
     int (*AddAuditHook)(Py_AuditHookFunction, void *);
     void (*SetTrace)(Py_tracefunc, PyObject *);
+    void (*SetProfile)(Py_tracefunc, PyObject *);
+    PyObject *(*Eval_GetGlobals)(void);
+    PyObject *(*Tuple_Pack)(Py_ssize_t, ...);
     PyFrameObject *(*Eval_GetFrame)(void);
     int (*Frame_GetLineNumber)(PyFrameObject *);
     PyCodeObject *(*Frame_GetCode)(PyFrameObject *);    /* 3.9+, else NULL */
@@ -72,6 +75,9 @@ extern struct pyapi py;
  * *too_old is set for an interpreter older than 3.8 (no audit hooks).
  */
 bool pyapi_find(bool *too_old);
+
+/* A symbol that has one of two names depending on the version, or NULL. */
+void *pyapi_optional(const char *name, const char *other_name);
 
 /* The code object a frame runs (a borrowed reference). */
 PyObject *pyapi_frame_code(PyFrameObject *frame);
