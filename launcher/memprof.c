@@ -24,14 +24,21 @@ static const char usage[] =
     "\n"
     "Runs COMMAND with memprof's agent preloaded (a Python script may be given\n"
     "directly: `memprof script.py` runs `python3 script.py`), then prints the\n"
-    "line-by-line memory tables of its @profile functions, as\n"
-    "`python -m memory_profiler` does.\n"
+    "line-by-line memory tables of its @profile functions (and of the code\n"
+    "--files and --functions select), as `python -m memory_profiler` does.\n"
     "\n"
     "options:\n"
     "  -o, --output TRACE   where to write the trace (default memprof.PID.jsonl)\n"
     "  -f, --force          overwrite TRACE if it exists\n"
     "  --precision N        digits after the decimal point in the tables (default 3)\n"
     "  -n, --no-report      write the trace but print no tables\n"
+    "  --files PATTERNS     profile every function and the module code of the\n"
+    "                       matching source files, no decorator needed\n"
+    "                       (MEMPROF_FILES; e.g. --files 'app.py,src/*.py')\n"
+    "  --functions PATTERNS profile the matching functions, no decorator needed\n"
+    "                       (MEMPROF_FUNCTIONS; e.g. 'mod:func,mod:Class.*')\n"
+    "  --interval TIME      sample memory over time every TIME (MEMPROF_INTERVAL;\n"
+    "                       e.g. 10ms, 0.5s, off)\n"
     "  -h, --help           this text\n"
     "  --version            memprof's version\n"
     "\n"
@@ -120,6 +127,12 @@ int main(int argc, char **argv)
             long p = strtol(precision, &end, 10);
             if (*end || end == precision || p < 0 || p > 15)
                 die("--precision takes a whole number from 0 to 15", 0);
+        } else if (!strcmp(a, "--files") && i + 1 < argc) {
+            setenv("MEMPROF_FILES", argv[++i], 1);
+        } else if (!strcmp(a, "--functions") && i + 1 < argc) {
+            setenv("MEMPROF_FUNCTIONS", argv[++i], 1);
+        } else if (!strcmp(a, "--interval") && i + 1 < argc) {
+            setenv("MEMPROF_INTERVAL", argv[++i], 1);
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             force = true;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--no-report")) {
