@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agg.h"
 #include "rss.h"
 #include "warn.h"
 
@@ -35,6 +36,8 @@ static bool section_open;       /* the header of this process is written */
 static struct trace_section_info section;
 static uint64_t t0_ns;
 static int live_frames;         /* profiled frames running, all threads */
+static enum trace_aggregate aggregate;
+static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
 
 static struct file_def *files;  /* index = id - 1 */
 static uint32_t nfiles, files_cap;
@@ -361,6 +364,8 @@ uint32_t trace_code_define(const struct trace_code *c)
     if (!d->name || !d->qualname || !slots_insert(c->key, ncodes + 1))
         return 0;
     ncodes++;
+    if (aggregate != AGGREGATE_OFF && !c->top && !agg_define_table(ncodes, c->first, c->last))
+        return 0;
     if (!section_open)
         open_section();
     else
@@ -401,16 +406,57 @@ static void switch_thread(void)
     current_thread = tls_thread;
 }
 
+/* Snapshots of the aggregated tables this often, at most. */
+#define SNAPSHOT_NS 1000000000ull
+
+/* Whenever the outermost profiled call returns, the records so far reach
+ * the kernel: a program killed between calls loses nothing. Aggregated
+ * tables are written then too, but at most every SNAPSHOT_NS / 10, and at
+ * least every SNAPSHOT_NS in a long call. */
+static void after_event(enum trace_kind kind, uint64_t t)
+{
+    bool outermost_return = false;
+    if (kind == TRACE_CALL)
+        live_frames++;
+    else if (kind == TRACE_RETURN && --live_frames <= 0) {
+        live_frames = 0;
+        outermost_return = true;
+    }
+    if (aggregate != AGGREGATE_OFF) {
+        uint64_t since = t - last_snapshot;
+        if (since >= SNAPSHOT_NS || (outermost_return && since >= SNAPSHOT_NS / 10)) {
+            agg_write_snapshot(&writer);
+            last_snapshot = t;
+            writer_flush(&writer);
+        }
+        return;
+    }
+    if (outermost_return)
+        writer_flush(&writer);
+}
+
+void trace_set_aggregate(enum trace_aggregate mode)
+{
+    aggregate = mode;
+}
+
 void trace_event(enum trace_kind kind, uint32_t code, int line)
 {
     if (!recording)
         return;
     if (!section_open)
         open_section();
-    if (tls_generation != generation || tls_thread != current_thread)
-        switch_thread();
     int64_t rss = rss_now();
     uint64_t t = clock_ns(CLOCK_MONOTONIC) - t0_ns;
+    if (aggregate != AGGREGATE_OFF) {
+        agg_event(kind, trace_code_top(code), line, rss);
+        if (aggregate == AGGREGATE_ONLY) {
+            after_event(kind, t);
+            return;
+        }
+    }
+    if (tls_generation != generation || tls_thread != current_thread)
+        switch_thread();
     char *p = writer_reserve(&writer, WRITER_MAX_EVENT);
     if (!p) {
         recording = false;
@@ -430,15 +476,7 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     *p++ = '\n';
     writer_commit(&writer, p);
     writer_end_record(&writer);
-
-    /* Whenever the outermost profiled call returns, the records so far
-     * reach the kernel: a program killed between calls loses nothing. */
-    if (kind == TRACE_CALL)
-        live_frames++;
-    else if (kind == TRACE_RETURN && --live_frames <= 0) {
-        live_frames = 0;
-        writer_flush(&writer);
-    }
+    after_event(kind, t);
 }
 
 void trace_flush(void)
@@ -453,6 +491,8 @@ void trace_end(void)
         return;
     if (section_open) {
         writer_t *w = &writer;
+        if (aggregate != AGGREGATE_OFF)
+            agg_write_snapshot(w);
         KEY(w, "{\"k\":\"end\",\"t\":");
         writer_int(w, (int64_t)(clock_ns(CLOCK_MONOTONIC) - t0_ns));
         KEY(w, "}\n");
@@ -474,6 +514,8 @@ void trace_after_fork_child(void)
     rss_open();
     writer_reset_pid(&writer, getpid());
     t0_ns = clock_ns(CLOCK_MONOTONIC);
+    last_snapshot = 0;
+    agg_after_fork_child();
     section_open = false;
     generation++;
     current_thread = 0;

@@ -20,6 +20,12 @@
 
 enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
 
+/* MEMPROF_AGGREGATE: write events, tables (agg.h) instead, or both (to
+ * check that the two give the same report). */
+enum trace_aggregate { AGGREGATE_OFF, AGGREGATE_ONLY, AGGREGATE_BOTH };
+/* Before any code is defined. */
+void trace_set_aggregate(enum trace_aggregate mode);
+
 /* What the header says about the process, filled in by the caller when a
  * section starts (after fork, too). */
 struct trace_section_info {

@@ -139,8 +139,24 @@ static void absolute_preload(void)
         setenv("LD_PRELOAD", out, 1);
 }
 
+static bool configure_aggregate(void)
+{
+    const char *v = getenv("MEMPROF_AGGREGATE");
+    if (!v || !*v || !strcmp(v, "0") || !strcmp(v, "off"))
+        trace_set_aggregate(AGGREGATE_OFF);
+    else if (!strcmp(v, "1") || !strcmp(v, "on"))
+        trace_set_aggregate(AGGREGATE_ONLY);
+    else if (!strcmp(v, "both"))
+        trace_set_aggregate(AGGREGATE_BOTH);
+    else
+        return warn("MEMPROF_AGGREGATE must be 1, 0 or both; memprof is off");
+    return true;
+}
+
 static bool configure(void)
 {
+    if (!configure_aggregate())
+        return false;
     if (!sampler_parse_interval(getenv("MEMPROF_INTERVAL"), &agent.interval_ns))
         return warn("MEMPROF_INTERVAL must be a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off; memprof is off");
     const char *fd_env = getenv("MEMPROF_FD");

@@ -1,0 +1,158 @@
+/* agg: see agg.h. The rule is the one README.rst, "How the numbers are
+ * computed", gives and report/table.c applies to events. */
+#include "agg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace.h"
+
+/* Frames deeper than this per thread are counted but their lines not
+ * kept; their events are charged to the deepest kept line. */
+#define STACK_MAX 512
+
+struct row {
+    uint64_t count;
+    int64_t max_rss;        /* Mem usage, in bytes */
+    double inc;             /* Increment, in MiB, summed as the report does */
+};
+
+struct table {
+    int first, last;
+    struct row *rows;       /* last - first + 1 */
+    bool dirty;
+};
+
+static struct table *tables;    /* index: the registered code's id */
+static uint32_t ntables;
+
+struct thread_state {
+    uint32_t generation;
+    int prev;               /* P: the line charged last, 0 for none */
+    int depth;
+    int stack[STACK_MAX];
+};
+
+static uint32_t generation = 1;
+static __thread struct thread_state tls __attribute__((tls_model("initial-exec")));
+
+bool agg_define_table(uint32_t top, int first, int last)
+{
+    if (first <= 0 || last < first)
+        return false;
+    if (top >= ntables) {
+        uint32_t n = top + 16;
+        struct table *t = realloc(tables, n * sizeof *t);
+        if (!t)
+            return false;
+        memset(t + ntables, 0, (n - ntables) * sizeof *t);
+        tables = t;
+        ntables = n;
+    }
+    struct table *t = &tables[top];
+    if (t->rows)
+        return true;
+    t->rows = calloc((size_t)(last - first + 1), sizeof *t->rows);
+    if (!t->rows)
+        return false;
+    t->first = first;
+    t->last = last;
+    return true;
+}
+
+static struct row *row_of(struct table *t, int line)
+{
+    if (line < t->first || line > t->last)
+        return NULL;
+    return &t->rows[line - t->first];
+}
+
+/* memory_profiler's CodeMap.trace: charge line with the sample. */
+static void charge(struct table *t, int line, int64_t rss)
+{
+    struct row *r = row_of(t, line);
+    if (!r)
+        return;
+    double mem = (double)rss / 1048576.0;
+    struct row *p = tls.prev ? row_of(t, tls.prev) : NULL;
+    double base = p && p->count ? (double)p->max_rss / 1048576.0 : 0.0;
+    r->inc += mem - base;
+    if (rss > r->max_rss)
+        r->max_rss = rss;
+    r->count++;
+    t->dirty = true;
+}
+
+void agg_event(int kind, uint32_t top, int line, int64_t rss)
+{
+    if (tls.generation != generation) {
+        tls.generation = generation;
+        tls.prev = 0;
+        tls.depth = 0;
+    }
+    struct table *t = top < ntables && tables[top].rows ? &tables[top] : NULL;
+    int *top_line = tls.depth > 0 ? &tls.stack[(tls.depth > STACK_MAX ? STACK_MAX : tls.depth) - 1] : NULL;
+    int charged;
+    switch (kind) {
+    case TRACE_CALL:
+        if (tls.depth < STACK_MAX)
+            tls.stack[tls.depth] = line;
+        tls.depth++;
+        return;
+    case TRACE_LINE:
+        charged = top_line ? *top_line : line;
+        if (t)
+            charge(t, charged, rss);
+        tls.prev = charged;
+        if (top_line && tls.depth <= STACK_MAX)
+            *top_line = line;
+        return;
+    case TRACE_RETURN:
+        charged = top_line ? *top_line : line;
+        if (tls.depth > 0)
+            tls.depth--;
+        if (t)
+            charge(t, charged, rss);
+        tls.prev = charged;
+        return;
+    }
+}
+
+void agg_write_snapshot(writer_t *w)
+{
+    for (uint32_t id = 1; id < ntables; id++) {
+        struct table *t = &tables[id];
+        if (!t->rows || !t->dirty)
+            continue;
+        t->dirty = false;
+        writer_cstr(w, "{\"k\":\"table\",\"top\":");
+        writer_int(w, id);
+        writer_cstr(w, ",\"rows\":[");
+        bool first = true;
+        for (int line = t->first; line <= t->last; line++) {
+            const struct row *r = &t->rows[line - t->first];
+            if (!r->count)
+                continue;
+            /* 17 significant digits read back as the same double. */
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s[%d,%llu,%lld,%.17g]", first ? "" : ",", line,
+                     (unsigned long long)r->count, (long long)r->max_rss, r->inc);
+            writer_cstr(w, buf);
+            first = false;
+        }
+        writer_cstr(w, "]}\n");
+        writer_end_record(w);
+    }
+}
+
+void agg_after_fork_child(void)
+{
+    generation++;
+    for (uint32_t id = 0; id < ntables; id++)
+        if (tables[id].rows) {
+            memset(tables[id].rows, 0,
+                   (size_t)(tables[id].last - tables[id].first + 1) * sizeof *tables[id].rows);
+            tables[id].dirty = false;
+        }
+}

@@ -1,0 +1,28 @@
+/*
+ * agg: the aggregating mode (MEMPROF_AGGREGATE). Instead of writing every
+ * event, the agent applies memory_profiler's table rule itself, exactly as
+ * memprof-report does (the same double arithmetic in the same order, per
+ * process and thread), and writes {"k":"table"} snapshots from time to
+ * time. An hour of a hot profiled loop then makes a trace of kilobytes.
+ *
+ * Tables are allocated when a function is registered; the per-event path
+ * only indexes arrays.
+ */
+#ifndef MEMPROF_AGG_H
+#define MEMPROF_AGG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "writer.h"
+
+/* Gives table `top` (a registered code's id) the rows first..last. */
+bool agg_define_table(uint32_t top, int first, int last);
+/* One event of the running thread, charged to table `top`. */
+void agg_event(int kind, uint32_t top, int line, int64_t rss);
+/* Writes the tables that changed since the last snapshot. */
+void agg_write_snapshot(writer_t *w);
+/* A fork child's section starts with empty tables and threads. */
+void agg_after_fork_child(void);
+
+#endif
