@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "peak.h"
 #include "rss.h"
 #include "warn.h"
 
@@ -37,6 +38,7 @@ static struct trace_section_info section;
 static uint64_t t0_ns;
 static int live_frames;         /* profiled frames running, all threads */
 static enum trace_aggregate aggregate;
+static bool with_peak;          /* events carry the peak of their interval */
 static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
 
 static struct file_def *files;  /* index = id - 1 */
@@ -440,6 +442,12 @@ void trace_set_aggregate(enum trace_aggregate mode)
     aggregate = mode;
 }
 
+bool trace_set_peak(bool on)
+{
+    with_peak = on && peak_open();
+    return with_peak == on;
+}
+
 void trace_event(enum trace_kind kind, uint32_t code, int line)
 {
     if (!recording)
@@ -472,6 +480,10 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     p = fmt_i64(p, rss);
     *p++ = ',';
     p = fmt_u64(p, t);
+    if (with_peak) {
+        *p++ = ',';
+        p = fmt_i64(p, peak_take(rss));
+    }
     *p++ = ']';
     *p++ = '\n';
     writer_commit(&writer, p);
@@ -516,6 +528,8 @@ void trace_after_fork_child(void)
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     last_snapshot = 0;
     agg_after_fork_child();
+    if (with_peak)
+        peak_after_fork_child();
     section_open = false;
     generation++;
     current_thread = 0;

@@ -25,6 +25,9 @@ enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
 enum trace_aggregate { AGGREGATE_OFF, AGGREGATE_ONLY, AGGREGATE_BOTH };
 /* Before any code is defined. */
 void trace_set_aggregate(enum trace_aggregate mode);
+/* Whether events carry the peak RSS of their interval (peak.h); false if
+ * asked for and the kernel does not allow it. */
+bool trace_set_peak(bool on);
 
 /* What the header says about the process, filled in by the caller when a
  * section starts (after fork, too). */

@@ -48,6 +48,7 @@ static struct {
     bool configured;        /* the MEMPROF_* settings were usable */
     bool fork_child;        /* forked, and not yet seen running Python */
     uint64_t interval_ns;   /* MEMPROF_INTERVAL; 0: no sampling */
+    bool peak;              /* MEMPROF_PEAK */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -157,6 +158,10 @@ static bool configure(void)
 {
     if (!configure_aggregate())
         return false;
+    const char *peak = getenv("MEMPROF_PEAK");
+    if (peak && *peak && strcmp(peak, "0") && strcmp(peak, "1"))
+        return warn("MEMPROF_PEAK must be 1 or 0; memprof is off");
+    agent.peak = peak && !strcmp(peak, "1");
     if (!sampler_parse_interval(getenv("MEMPROF_INTERVAL"), &agent.interval_ns))
         return warn("MEMPROF_INTERVAL must be a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off; memprof is off");
     const char *fd_env = getenv("MEMPROF_FD");
@@ -235,6 +240,8 @@ static void install(void)
     py.Err_Fetch(&type, &value, &tb);
     /* Without a trace, @profile is still installed and records nothing. */
     bool recording = agent.configured && open_output() && trace_hook_init(agent.fd);
+    if (recording && agent.peak && !trace_set_peak(true))
+        warn("cannot follow the peak RSS (/proc/self/clear_refs); the Peak column stays empty");
     /* Memory over time, from now to the end, profiled code or not. */
     if (recording && agent.interval_ns && trace_start_section())
         sampler_start(agent.fd, agent.interval_ns);
