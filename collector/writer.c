@@ -6,6 +6,8 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,7 +42,8 @@ bool writer_init(writer_t *w, int fd, int pid)
     w->pid = pid;
     put_marker(w);
     /* Pipes and sockets keep writes whole only up to PIPE_BUF bytes. */
-    w->limit = (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) ? PIPE_BUF : WRITER_BUF_SIZE;
+    w->is_pipe = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+    w->limit = w->is_pipe ? PIPE_BUF : WRITER_BUF_SIZE;
     w->limit -= w->marker_len;
     return true;
 }
@@ -66,13 +69,33 @@ static bool write_out(writer_t *w, size_t len)
     int first = w->headed ? 1 : 0;
     size_t total = iov[0].iov_len + len;
     size_t done = 0;
+    /* A pipe whose reader is gone raises SIGPIPE, which would kill a
+     * program that does not ignore it: block it around the write and take
+     * back the one our write raised. */
+    sigset_t pipe_only, old_mask, pending;
+    bool guard = w->is_pipe;
+    bool was_pending = false;
+    if (guard) {
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        sigpending(&pending);
+        was_pending = sigismember(&pending, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
+    }
     while (done < total) {
         ssize_t n = writev(w->fd, iov + first, 2 - first);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            if (guard) {
+                struct timespec zero = { 0, 0 };
+                if (err == EPIPE && !was_pending)
+                    sigtimedwait(&pipe_only, NULL, &zero);
+                pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+            }
             w->failed = true;
-            warn_errno("cannot write the trace; recording stops", n < 0 ? errno : EIO);
+            warn_errno("cannot write the trace; recording stops", err);
             return false;
         }
         done += (size_t)n;
@@ -86,6 +109,8 @@ static bool write_out(writer_t *w, size_t len)
             iov[first].iov_len -= (size_t)n;
         }
     }
+    if (guard)
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     w->written += total;
     w->headed = false;
     memmove(w->buf, w->buf + len, w->len - len);

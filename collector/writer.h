@@ -33,6 +33,7 @@ typedef struct writer {
     size_t marker_len;
     bool headed;        /* this chunk starts with a header: no marker needed */
     bool failed;        /* a write failed: recording is off for good */
+    bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
     uint64_t written;   /* bytes handed to the kernel, markers included */
     char buf[WRITER_BUF_SIZE];
 } writer_t;

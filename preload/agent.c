@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -391,6 +392,9 @@ EXPORT void _Exit(int status)
 __attribute__((constructor)) static void agent_load(void)
 {
     bool too_old;
+    /* Set-user-ID and similar programs: never act on the environment. */
+    if (getauxval(AT_SECURE))
+        return;
     if (!pyapi_find(&too_old)) {
         if (too_old && getenv("MEMPROF_SESSION") == NULL)
             warn("this Python is older than 3.8 (no audit hooks); memprof needs 3.8 to 3.13");
