@@ -29,11 +29,12 @@ REPORT_LIB_SRC := $(filter-out report/main.c,$(wildcard report/*.c))
 REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o)
 # Unit tests: test_collector*.c link the collector (no Python needed), the
 # others the report.
-COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o
+COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o \
+                     $(B)/collector/agg.o $(B)/collector/peak.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo test check test-unit test-golden test-e2e install uninstall clean setup check-exports bench
+.PHONY: all demo test check test-unit test-golden test-e2e test-report install uninstall clean setup check-exports bench
 
 all: $(B)/libmemprof.so $(B)/memprof-report $(B)/memprof
 
@@ -61,6 +62,10 @@ $(B)/memprof: $(B)/launcher/memprof.o
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(COLLECTOR_LIB_OBJ) -ljansson $(LDFLAGS)
 
+# Heap accounting's counters alone (no hooks, no LD_PRELOAD).
+$(B)/tests/test_heap: tests/unit/test_heap.c $(B)/collector/heap.o | $(B)/tests
+	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(B)/collector/heap.o -lpthread $(LDFLAGS)
+
 $(B)/tests/%: tests/unit/%.c $(REPORT_LIB_OBJ) | $(B)/tests
 	$(CC) $(REPORT_CFLAGS) -o $@ $< $(REPORT_LIB_OBJ) -ljansson -lpthread -lm $(LDFLAGS)
 
@@ -80,7 +85,7 @@ demo: setup all
 	@echo "== $(B)/memprof-report examples/demo.jsonl"
 	cd examples && $(CURDIR)/$(B)/memprof-report demo.jsonl
 
-test: all check-exports test-unit test-golden test-e2e
+test: all check-exports test-unit test-golden test-e2e test-report test-robust-fast
 
 check: test
 
@@ -92,6 +97,9 @@ test-golden: $(B)/memprof-report
 
 test-e2e: all
 	/usr/bin/python3 -m pytest -q -rs tests/e2e
+
+test-report: $(B)/memprof-report
+	/usr/bin/python3 -m pytest -q -rs tests/report
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)
@@ -108,4 +116,102 @@ uninstall:
 clean:
 	rm -rf $(B)
 
+# Speed: plain Python, memprof and memory_profiler side by side, and the
+# report on 10 million events (about 8 minutes); writes BENCHMARKS.rst.
+# See bench/README. BENCH_ARGS=--quick for a short trial run.
+bench: all
+	mkdir -p $(B)/bench
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -o $(B)/bench/floor bench/floor.c
+	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- Robustness: fuzzing, sanitizers, valgrind, CPython's own tests ----
+#   make fuzz             libFuzzer on the trace reader, FUZZ_TIME seconds (60)
+#   make check-sanitize   unit and golden tests, ASan+UBSan build in build-san/
+#   make check-valgrind   golden traces and one traced Python program under valgrind
+#   make test-real        CPython's regression tests with and without the agent
+# The fast part (fuzz regressions, a small CPython subset) is in `make test`
+# through test-robust-fast.
+
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FZ        := $(B)/fuzz
+FUZZ_SAN  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_OBJ  := $(REPORT_LIB_SRC:report/%.c=$(FZ)/%.o)
+# halt_on_error: every UB report is fatal except the known ones listed
+# (with their regression case) in tests/fuzz/ubsan.supp.
+FUZZ_ENV  := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp
+
+SAN       := build-san
+SAN_CC    ?= $(CC)
+SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_REPORT_OBJ    := $(REPORT_LIB_SRC:%.c=$(SAN)/%.o)
+SAN_COLLECTOR_OBJ := $(COLLECTOR_LIB_OBJ:$(B)/%=$(SAN)/%)
+SAN_UNIT_BIN      := $(UNIT_SRC:tests/unit/%.c=$(SAN)/tests/%)
+SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: clean-san fuzz fuzz-build test-fuzz-regressions check-sanitize check-valgrind test-real \
+        test-real-fast test-robust-fast
+
+$(FZ)/%.o: report/%.c | $(FZ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -D_GNU_SOURCE -Ireport -c -o $@ $<
+
+# --wrap=open: see tests/fuzz/fuzz_report.c (source files come from memory).
+$(FZ)/fuzz_report: tests/fuzz/fuzz_report.c $(FUZZ_OBJ) | $(FZ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -D_GNU_SOURCE -Ireport -o $@ $< $(FUZZ_OBJ) \
+	    -Wl,--wrap=open -ljansson -lpthread -lm
+
+$(FZ) $(FZ)/corpus $(FZ)/crashes:
+	mkdir -p $@
+
+fuzz-build: $(FZ)/fuzz_report
+
+# New inputs go to build/fuzz/corpus (not committed); findings to
+# build/fuzz/crashes/.  Copy a finding into tests/fuzz/regressions/ with a note.
+fuzz: $(FZ)/fuzz_report | $(FZ)/corpus $(FZ)/crashes
+	$(FUZZ_ENV) $(FZ)/fuzz_report -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=20 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FZ)/crashes/ \
+	    $(FZ)/corpus tests/fuzz/corpus
+
+test-fuzz-regressions: $(B)/memprof-report
+	@if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) --no-print-directory fuzz-build; \
+	 else echo "SKIPPED LOUDLY: no $(FUZZ_CC): fuzz regressions replayed without sanitizers"; fi
+	/usr/bin/python3 -m pytest -q -rsx tests/fuzz/test_regressions.py
+
+$(SAN)/report/%.o: report/%.c | $(SAN)/report
+	$(SAN_CC) $(REPORT_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+$(SAN)/collector/%.o: collector/%.c | $(SAN)/collector
+	$(SAN_CC) $(AGENT_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+$(SAN)/memprof-report: $(SAN)/report/main.o $(SAN_REPORT_OBJ)
+	$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN)/report/main.o $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
+$(SAN)/tests/test_collector: tests/unit/test_collector.c $(SAN_COLLECTOR_OBJ) | $(SAN)/tests
+	$(SAN_CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(SAN_COLLECTOR_OBJ) -ljansson
+$(SAN)/tests/%: tests/unit/%.c $(SAN_REPORT_OBJ) | $(SAN)/tests
+	$(SAN_CC) $(REPORT_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
+$(SAN)/report $(SAN)/collector $(SAN)/tests:
+	mkdir -p $@
+
+check-sanitize: $(SAN)/memprof-report $(SAN_UNIT_BIN)
+	@fail=0; for t in $(SAN_UNIT_BIN); do echo "== $$t (ASan+UBSan)"; $(SAN_ENV) $$t || fail=1; done; \
+	 echo "== tests/golden/run.sh $(SAN)/memprof-report (ASan+UBSan)"; \
+	 $(SAN_ENV) tests/golden/run.sh $(SAN)/memprof-report || fail=1; exit $$fail
+
+check-valgrind: all
+	tests/real/check-valgrind.sh $(B)
+
+test-real: all
+	scripts/setup-debian.sh test-real
+	/usr/bin/python3 tests/real/run_real.py --agent $(B)/libmemprof.so
+
+test-real-fast: all
+	/usr/bin/python3 tests/real/run_real.py --agent $(B)/libmemprof.so --fast
+
+test-robust-fast: test-fuzz-regressions test-real-fast
+
+# `make clean` removes build/ (the fuzz build is in it); this adds build-san/.
+clean: clean-san
+clean-san:
+	rm -rf $(SAN)
+
+-include $(shell find $(SAN) -name '*.d' 2>/dev/null)

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "pyapi.h"
 #include "sampler.h"
 #include "trace.h"
@@ -255,6 +256,7 @@ static void install(void)
     if (!recording)
         trace_stop();
     agent.state = recording ? RECORDING : OFF;
+    heap_enable(recording);     /* heap accounting only while a trace is recorded */
     py.Err_Restore(type, value, tb);
 }
 
@@ -412,6 +414,10 @@ __attribute__((constructor)) static void agent_load(void)
     agent.state = WAITING;
     if (py.AddAuditHook(audit_hook, (void *)hook_tag) != 0)
         agent.state = OFF;
+    /* Heap accounting from here, so that the interpreter's start counts too;
+     * until then the allocation hooks only forward (interpose_alloc.c). */
+    if (agent.state == WAITING && agent.configured)
+        heap_enable(true);
 }
 
 __attribute__((destructor)) static void agent_unload(void)

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "record.h"
 #include "trace_reader.h"
@@ -22,6 +23,8 @@ typedef struct loader {
     size_t first_section;   /* model index of this trace's first section */
     section_t *cur;         /* NULL before the header, or after a bad pid */
     bool lost;              /* records belong to an unknown pid: skip them */
+    progress_t *progress;   /* or NULL */
+    unsigned long long size;    /* of the file, 0 if unknown */
 } loader_t;
 
 static section_t *section_of_pid(loader_t *l, long long pid)
@@ -59,7 +62,11 @@ static int apply(loader_t *l, const record_t *rec)
         l->cur = model_add_section(l->m, l->path, rec->u.header.pid, rec->u.header.ppid,
                                    rec->u.header.argv, rec->u.header.cwd);
         l->lost = false;
-        return l->cur ? LOAD_OK : LOAD_NO_MEMORY;
+        if (!l->cur)
+            return LOAD_NO_MEMORY;
+        l->cur->has_t0 = rec->u.header.has_t0;
+        l->cur->t0_ns = rec->u.header.t0_ns;
+        return LOAD_OK;
     }
     if (!l->cur) {
         diag_refused(l->d, l->path, l->r.lineno,
@@ -91,6 +98,9 @@ static int apply(loader_t *l, const record_t *rec)
         break;
     case RECORD_THREAD:
         rc = section_switch_thread(l->cur, rec->u.thread.id, &err);
+        break;
+    case RECORD_TABLE:
+        rc = section_apply_table(l->cur, rec, &err);
         break;
     case RECORD_END:
         l->cur->ended = true;
@@ -132,8 +142,14 @@ static int read_records(loader_t *l)
     record_error_t err;
     event_t ev;
     int rc, got;
+    unsigned countdown = 1;
 
     while ((got = trace_reader_next(&l->r, &line, &len)) > 0) {
+        /* Looking at the clock every 64K lines costs nothing measurable. */
+        if (l->progress && --countdown == 0) {
+            countdown = 1u << 16;
+            progress_update(l->progress, l->path, trace_reader_consumed(&l->r), l->size);
+        }
         if (l->cur && !l->lost && len > 0 && line[0] == '[' &&
             record_parse_event_fast(line, len, &ev)) {
             rc = section_apply_event(l->cur, &ev, &err);
@@ -167,8 +183,14 @@ static int read_records(loader_t *l)
 
 int load_trace(model_t *m, const char *path, diag_t *d)
 {
-    loader_t l = {.m = m, .d = d, .path = path, .first_section = m->nsections};
+    return load_trace_progress(m, path, d, NULL);
+}
+
+int load_trace_progress(model_t *m, const char *path, diag_t *d, progress_t *p)
+{
+    loader_t l = {.m = m, .d = d, .path = path, .first_section = m->nsections, .progress = p};
     int err = trace_reader_open(&l.r, path);
+    struct stat st;
     int rc;
 
     if (err == ENOMEM)
@@ -177,7 +199,11 @@ int load_trace(model_t *m, const char *path, diag_t *d)
         diag_refused(d, path, 0, "cannot open: %s", strerror(err));
         return LOAD_REFUSED;
     }
+    if (fstat(l.r.fd, &st) == 0 && S_ISREG(st.st_mode))
+        l.size = (unsigned long long)st.st_size;
     rc = read_records(&l);
+    if (p)
+        progress_end(p);
     trace_reader_destroy(&l.r);
     if (rc != LOAD_OK)
         model_truncate(m, l.first_section);

@@ -10,6 +10,7 @@
 
 #include "diag.h"
 #include "model.h"
+#include "progress.h"
 
 /* Outcome of load_trace(), besides what it reported through DIAG. */
 enum {
@@ -20,5 +21,8 @@ enum {
 
 /* PATH must outlive M: sections keep it as their trace name. */
 int load_trace(model_t *m, const char *path, diag_t *d);
+
+/* The same, showing progress through P (may be NULL). */
+int load_trace_progress(model_t *m, const char *path, diag_t *d, progress_t *p);
 
 #endif

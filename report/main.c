@@ -8,10 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
+#include "diff.h"
 #include "load.h"
 #include "model.h"
+#include "progress.h"
+#include "render_csv.h"
+#include "render_html.h"
+#include "render_json.h"
+#include "render_svg.h"
 #include "render_table.h"
 #include "source.h"
 
@@ -28,22 +35,37 @@ static const char usage_text[] =
     "increments (Increment), how often it ran (Occurrences) and its source.\n"
     "With several processes (one trace holding a fork's child, or several\n"
     "traces), each process's tables follow a heading naming it.  TRACE may be\n"
-    "- for standard input.\n"
+    "- for standard input.  Traces with peaks or heap figures get Peak,\n"
+    "Allocated, Freed and Heap peak columns after Increment.\n"
     "\n"
     "Options:\n"
-    "  --precision N      digits after the decimal point, 0 to 15 (default 3)\n"
-    "  -o, --output FILE  write the tables to FILE instead of standard output\n"
-    "  -h, --help         show this help and exit\n"
-    "      --version      show the version and exit\n"
+    "  --precision N        digits after the decimal point, 0 to 15 (default 3)\n"
+    "  -o, --output FILE    write the report to FILE instead of standard output\n"
+    "  --format FORMAT      text (default), json, csv or html (one self-contained\n"
+    "                       page: plot, top lines, tables shaded by increment)\n"
+    "  --plot FILE.svg      also write memory over time as an SVG plot, with the\n"
+    "                       spans of the profiled functions and the peak\n"
+    "  --top N              the N lines with the largest Increment across all\n"
+    "                       functions (text: instead of the tables; json: a \"top\"\n"
+    "                       list; csv: those rows only; html: N top lines)\n"
+    "  --diff               compare two traces of one program: memprof-report\n"
+    "                       --diff OLD NEW (text, or --format json)\n"
+    "  -h, --help           show this help and exit\n"
+    "      --version        show the version and exit\n"
     "\n"
-    "Exit status:\n"
-    "  0  tables printed (warnings allowed)\n"
-    "  1  some records were malformed and skipped; tables still printed\n"
+    "On a terminal, long reads show their progress on standard error, and text\n"
+    "output is coloured (growth red, shrinkage green) unless NO_COLOR is set.\n"
+    "\n"
+    "Exit status (--diff too, whatever the differences):\n"
+    "  0  report printed (warnings allowed)\n"
+    "  1  some records were malformed and skipped; the report still printed\n"
     "  2  usage error, or a trace could not be opened or was refused\n"
     "\n"
     "See memprof-report(1).\n";
 
-enum { OPT_PRECISION = 256, OPT_VERSION };
+enum { OPT_PRECISION = 256, OPT_VERSION, OPT_FORMAT, OPT_PLOT, OPT_TOP, OPT_DIFF };
+
+typedef enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML } format_t;
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -66,6 +88,70 @@ static int parse_precision(const char *s, int *out)
     return 0;
 }
 
+static int parse_format(const char *s, format_t *out)
+{
+    static const char *const names[] = {"text", "json", "csv", "html"};
+    int i;
+
+    for (i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (format_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_count(const char *s, size_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* https://no-color.org: set and not empty turns colour off. */
+static bool colour_wanted(FILE *out)
+{
+    const char *no = getenv("NO_COLOR");
+    return isatty(fileno(out)) && !(no && *no);
+}
+
+static int render(FILE *out, format_t format, const model_t *m, source_cache_t *sources,
+                  const render_options_t *o)
+{
+    switch (format) {
+    case FORMAT_JSON:
+        return render_json(out, m, sources, o);
+    case FORMAT_CSV:
+        return render_csv(out, m, sources, o);
+    case FORMAT_HTML:
+        return render_html(out, m, sources, o);
+    default:
+        return o->top ? render_top(out, m, sources, o) : render_tables(out, m, sources, o);
+    }
+}
+
+static void write_plot(const char *path, const model_t *m, diag_t *diag)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f) {
+        diag_refused(diag, path, 0, "cannot open for writing: %s", strerror(errno));
+        return;
+    }
+    if (render_svg(f, m, true))
+        diag_refused(diag, NULL, 0, "out of memory");
+    if (fflush(f) != 0 || ferror(f))
+        diag_refused(diag, path, 0, "cannot write: %s", strerror(errno));
+    if (fclose(f) != 0)
+        diag_refused(diag, path, 0, "cannot write: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -73,15 +159,22 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"plot", required_argument, NULL, OPT_PLOT},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"diff", no_argument, NULL, OPT_DIFF},
         {NULL, 0, NULL, 0},
     };
     render_options_t ro = {.precision = 3};
-    const char *output = NULL;
+    const char *output = NULL, *plot = NULL;
+    format_t format = FORMAT_TEXT;
+    bool diff = false;
     FILE *out = stdout;
     source_cache_t sources;
-    model_t model;
+    model_t model, old_model;
+    progress_t progress;
     diag_t diag;
-    int c, i;
+    int c, i, rc;
 
     opterr = 0;     /* our own messages, named memprof-report whatever argv[0] */
     while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
@@ -93,6 +186,20 @@ int main(int argc, char **argv)
             break;
         case 'o':
             output = optarg;
+            break;
+        case OPT_FORMAT:
+            if (parse_format(optarg, &format))
+                return usage_error("--format: '%s' is not text, json, csv or html", optarg);
+            break;
+        case OPT_PLOT:
+            plot = optarg;
+            break;
+        case OPT_TOP:
+            if (parse_count(optarg, &ro.top))
+                return usage_error("--top: '%s' is not a whole number of 1 or more", optarg);
+            break;
+        case OPT_DIFF:
+            diff = true;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -112,6 +219,10 @@ int main(int argc, char **argv)
     }
     if (optind == argc)
         return usage_error("%s", "no TRACE given");
+    if (diff && argc - optind != 2)
+        return usage_error("%s", "--diff compares two traces: --diff OLD NEW");
+    if (diff && (format == FORMAT_CSV || format == FORMAT_HTML))
+        return usage_error("%s", "--diff writes text or json only");
 
     diag_init(&diag, stderr);
     /* Before the traces, so that a bad -o costs no reading time. */
@@ -119,20 +230,35 @@ int main(int argc, char **argv)
         diag_refused(&diag, output, 0, "cannot open for writing: %s", strerror(errno));
         return EXIT_TROUBLE;
     }
+    progress_init(&progress, stderr, isatty(STDERR_FILENO));
     model_init(&model);
+    model_init(&old_model);
     for (i = optind; i < argc; i++) {
-        if (load_trace(&model, argv[i], &diag) == LOAD_NO_MEMORY) {
+        model_t *into = diff && i == optind ? &old_model : &model;
+        if (load_trace_progress(into, argv[i], &diag, &progress) == LOAD_NO_MEMORY ||
+            model_finish(into)) {
             diag_refused(&diag, argv[i], 0, "out of memory");
             model_destroy(&model);
+            model_destroy(&old_model);
             if (out != stdout)
                 fclose(out);
             return EXIT_TROUBLE;
         }
     }
 
+    ro.peak = model_has_peak(&model) || model_has_peak(&old_model);
+    ro.heap = model_has_heap(&model) || model_has_heap(&old_model);
+    ro.colour = format == FORMAT_TEXT && colour_wanted(out);
     source_cache_init(&sources, &diag);
-    if (render_tables(out, &model, &sources, &ro))
+    if (diff)
+        rc = render_diff(out, &old_model, &model, argv[optind], argv[optind + 1], &sources, &ro,
+                         format == FORMAT_JSON);
+    else
+        rc = render(out, format, &model, &sources, &ro);
+    if (rc)
         diag_refused(&diag, NULL, 0, "out of memory");
+    if (plot)
+        write_plot(plot, &model, &diag);
     if (fflush(out) != 0 || ferror(out))
         diag_refused(&diag, output ? output : "standard output", 0, "cannot write: %s",
                      strerror(errno));
@@ -140,5 +266,6 @@ int main(int argc, char **argv)
         diag_refused(&diag, output, 0, "cannot write: %s", strerror(errno));
     source_cache_destroy(&sources);
     model_destroy(&model);
+    model_destroy(&old_model);
     return diag_exit_status(&diag);
 }

@@ -62,8 +62,18 @@ static void section_destroy(section_t *s)
     }
     for (i = 0; i < s->ntables; i++)
         table_destroy(&s->tables[i]);
-    for (i = 0; i < s->nthreads; i++)
+    for (i = 0; i < s->nthreads; i++) {
         free(s->threads[i].stack);
+        free(s->threads[i].span_depth);
+        free(s->threads[i].span_start);
+    }
+    for (i = 0; i < s->argc; i++)
+        free(s->argv[i]);
+    free(s->argv);
+    free(s->event_rss);
+    free(s->sample_rss);
+    free(s->sample_heap);
+    free(s->spans);
     free(s->files);
     free(s->codes);
     free(s->tables);
@@ -137,7 +147,26 @@ section_t *model_add_section(model_t *m, const char *trace, long long pid, long 
             return NULL;
         }
     }
-    if (!s->command || (cwd && !s->cwd) ||
+    s->event_rss = malloc(sizeof *s->event_rss);
+    s->sample_rss = malloc(sizeof *s->sample_rss);
+    s->sample_heap = malloc(sizeof *s->sample_heap);
+    if (s->event_rss && s->sample_rss && s->sample_heap) {
+        timeline_init(s->event_rss);
+        timeline_init(s->sample_rss);
+        timeline_init(s->sample_heap);
+    }
+    if (argv && json_array_size(argv) > 0) {
+        size_t i;
+        s->argv = calloc(json_array_size(argv), sizeof *s->argv);
+        for (i = 0; s->argv && i < json_array_size(argv); i++, s->argc++)
+            if (!(s->argv[i] = strdup(json_string_value(json_array_get(argv, i)))))
+                break;
+        if (!s->argv || s->argc < json_array_size(argv)) {
+            section_destroy(s);
+            return NULL;
+        }
+    }
+    if (!s->command || (cwd && !s->cwd) || !s->event_rss || !s->sample_rss || !s->sample_heap ||
         grow_to((void **)&s->threads, &s->nthreads, 0, sizeof *s->threads)) {
         section_destroy(s);
         return NULL;
@@ -245,6 +274,7 @@ int section_define_code(section_t *s, const record_t *rec, record_error_t *err)
     c = &s->codes[id];
     if (c->defined)
         return bad(err, "code %lld is defined twice", id);
+    c->registered = top == id;
     if (top != id) {
         c->table = s->codes[top].table;
         c->defined = true;
@@ -297,20 +327,103 @@ static int record_rc(int rc, long long line, record_error_t *err)
     return rc ? MODEL_NO_MEMORY : 0;
 }
 
+/* Memory over time and the peak: every event and sample goes through. */
+static void note_memory(section_t *s, const event_t *ev)
+{
+    long long top = ev->kind != EVENT_SAMPLE && ev->nfields >= EVENT_FIELDS_PEAK && ev->peak > ev->rss
+                        ? ev->peak : ev->rss;
+
+    if (s->event_rss->count + s->sample_rss->count == 0)
+        s->t_first = s->t_last = ev->t;
+    if (ev->t < s->t_first)
+        s->t_first = ev->t;
+    if (ev->t > s->t_last)
+        s->t_last = ev->t;
+    if (top > s->peak_rss) {
+        s->peak_rss = top;
+        s->peak_t = ev->t;
+    }
+    if (ev->kind == EVENT_SAMPLE) {
+        timeline_add(s->sample_rss, ev->t, ev->rss);
+        if (ev->nfields == 4)
+            timeline_add(s->sample_heap, ev->t, ev->heap);
+    } else {
+        timeline_add(s->event_rss, ev->t, ev->rss);
+    }
+}
+
+static int add_span(section_t *s, size_t table, long long start, long long end, bool open)
+{
+    if (s->nspans == s->spans_cap) {
+        size_t cap = s->spans_cap ? s->spans_cap * 2 : 16;
+        span_t *p = realloc(s->spans, cap * sizeof *p);
+        if (!p)
+            return MODEL_NO_MEMORY;
+        s->spans = p;
+        s->spans_cap = cap;
+    }
+    s->spans[s->nspans++] = (span_t){.table = table, .thread = (long long)s->thread,
+                                     .start = start, .end = end, .open = open};
+    return 0;
+}
+
+/* Enters or leaves the registered code of TABLE in the current thread. */
+static int track_span(section_t *s, thread_state_t *th, size_t table, const event_t *ev)
+{
+    if (table >= th->nspan) {
+        size_t n = th->nspan ? th->nspan : 4;
+        unsigned *d;
+        long long *st;
+        while (n <= table)
+            n *= 2;
+        d = realloc(th->span_depth, n * sizeof *d);
+        if (!d)
+            return MODEL_NO_MEMORY;
+        th->span_depth = d;
+        st = realloc(th->span_start, n * sizeof *st);
+        if (!st)
+            return MODEL_NO_MEMORY;
+        th->span_start = st;
+        memset(d + th->nspan, 0, (n - th->nspan) * sizeof *d);
+        th->nspan = n;
+    }
+    if (ev->kind == EVENT_CALL) {
+        if (th->span_depth[table]++ == 0)
+            th->span_start[table] = ev->t;
+        return 0;
+    }
+    /* A return without its call (a section that starts mid-call) has no
+     * start to draw from. */
+    if (th->span_depth[table] == 0)
+        return 0;
+    if (--th->span_depth[table] == 0)
+        return add_span(s, table, th->span_start[table], ev->t, false);
+    return 0;
+}
+
 int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
 {
     thread_state_t *th = &s->threads[s->thread];
+    const code_def_t *c;
     func_table_t *t;
     double mem;
     int line, charged, rc;
 
+    if (ev->kind == EVENT_SAMPLE) {
+        note_memory(s, ev);
+        return 0;
+    }
     if (ev->code < 0 || (size_t)ev->code >= s->ncodes || !s->codes[ev->code].defined)
         return bad(err, "event refers to code %lld, which is not defined", ev->code);
     if (ev->line > INT_MAX)
         return bad(err, "line number %lld is out of range", ev->line);
-    t = &s->tables[s->codes[ev->code].table];
+    c = &s->codes[ev->code];
+    t = &s->tables[c->table];
     line = (int)ev->line;
     mem = (double)ev->rss / 1048576.0;
+    note_memory(s, ev);
+    if (c->registered && ev->kind != EVENT_LINE && (rc = track_span(s, th, c->table, ev)))
+        return rc;
 
     switch (ev->kind) {
     case EVENT_CALL:
@@ -322,6 +435,7 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
         rc = table_record_line(t, charged, th->prev_line, mem);
         if (rc)
             return record_rc(rc, charged, err);
+        table_charge_extra(t, charged, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
         th->prev_line = charged;
         if (th->depth)
             th->stack[th->depth - 1] = line;
@@ -331,9 +445,105 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
         rc = table_record_line(t, charged, th->prev_line, mem);
         if (rc)
             return record_rc(rc, charged, err);
+        table_charge_extra(t, charged, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
         th->prev_line = charged;
         return 0;
     default:
-        return bad(err, "event kind %d is not 0 (line), 1 (call) or 2 (return)", ev->kind);
+        return bad(err, "event kind %d is not 0 (line), 1 (call), 2 (return) or 3 (sample)",
+                   ev->kind);
     }
+}
+
+int section_apply_table(section_t *s, const record_t *rec, record_error_t *err)
+{
+    long long top = rec->u.table.top;
+    json_t *rows = rec->u.table.rows;
+    func_table_t *t;
+    size_t i, j;
+
+    if (top < 0 || (size_t)top >= s->ncodes || !s->codes[top].defined ||
+        !s->codes[top].registered)
+        return bad(err, "table snapshot of code %lld, which is not a registered code", top);
+    t = &s->tables[s->codes[top].table];
+    table_clear(t);
+    for (i = 0; i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
+        size_t n = json_array_size(row);
+        long long extra[4] = {0, 0, 0, 0};
+        long long line = json_integer_value(json_array_get(row, 0));
+        long long rss = json_integer_value(json_array_get(row, 2));
+        int rc;
+
+        for (j = 4; j < n; j++)
+            extra[j - 4] = json_integer_value(json_array_get(row, j));
+        rc = table_set_row(t, (int)line, (unsigned long long)json_integer_value(json_array_get(row, 1)),
+                           (double)rss / 1048576.0, json_number_value(json_array_get(row, 3)),
+                           (int)(n - 4), extra);
+        if (rc)
+            return record_rc(rc, line, err);
+        if (rss > s->peak_rss)
+            s->peak_rss = rss;
+        if (n > 4 && extra[0] > s->peak_rss)
+            s->peak_rss = extra[0];
+    }
+    return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->table < y->table ? -1 : x->table > y->table;
+}
+
+int model_finish(model_t *m)
+{
+    size_t i, th, k;
+
+    for (i = 0; i < m->nsections; i++) {
+        section_t *s = m->sections[i];
+        for (th = 0; th < s->nthreads; th++) {
+            thread_state_t *ts = &s->threads[th];
+            for (k = 0; k < ts->nspan; k++) {
+                if (ts->span_depth[k] == 0)
+                    continue;
+                s->thread = th;
+                if (add_span(s, k, ts->span_start[k], s->t_last, true))
+                    return MODEL_NO_MEMORY;
+                ts->span_depth[k] = 0;
+            }
+        }
+        if (s->nspans > 1)
+            qsort(s->spans, s->nspans, sizeof *s->spans, by_start);
+    }
+    return 0;
+}
+
+static bool any_table(const model_t *m, bool heap)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->nsections; i++)
+        for (j = 0; j < m->sections[i]->ntables; j++) {
+            const func_table_t *t = &m->sections[i]->tables[j];
+            if (t->measured && (heap ? t->has_heap : t->has_peak))
+                return true;
+        }
+    return false;
+}
+
+bool model_has_peak(const model_t *m)
+{
+    return any_table(m, false);
+}
+
+bool model_has_heap(const model_t *m)
+{
+    return any_table(m, true);
+}
+
+size_t section_rss_points(const section_t *s, timeline_point_t *out)
+{
+    return timeline_points(s->sample_rss->count ? s->sample_rss : s->event_rss, out);
 }

@@ -15,6 +15,7 @@
 
 #include "record.h"
 #include "table.h"
+#include "timeline.h"
 
 /* Largest file, code or thread id accepted; bounds the id arrays. */
 #define MODEL_MAX_ID (1 << 20)
@@ -35,24 +36,43 @@ typedef struct file_def {
 
 typedef struct code_def {
     bool defined;
+    bool registered;        /* a decorated code: top is itself */
     size_t table;           /* index in section.tables of its top's table */
 } code_def_t;
 
 /* Per thread, as memory_profiler keeps per profiler: the current line of
- * each active frame, and the line recorded last. */
+ * each active frame, and the line recorded last.  Also, per table, how
+ * deep the thread is in calls of the registered code and since when, for
+ * the spans. */
 typedef struct thread_state {
     int *stack;
     size_t depth, cap;
     int prev_line;          /* 0 = none yet */
+    unsigned *span_depth;   /* indexed by table */
+    long long *span_start;  /* ns, valid where span_depth > 0 */
+    size_t nspan;
 } thread_state_t;
+
+/* A profiled function running: from the outermost entry of a thread into
+ * the registered code to its exit (one span per generator resumption). */
+typedef struct span {
+    size_t table;           /* index in section.tables */
+    long long thread;       /* the section's thread id */
+    long long start, end;   /* ns since the section's t0 */
+    bool open;              /* the trace ended before it returned */
+} span_t;
 
 typedef struct section {
     const char *trace;      /* the trace file it came from */
     long long pid, ppid;
     char *command;          /* argv joined by spaces */
+    char **argv;            /* the header's argv, ARGC strings */
+    size_t argc;
     char *script;           /* argv[0], or NULL */
     char *cwd;              /* or NULL */
     bool ended;             /* saw the "end" record */
+    bool has_t0;
+    long long t0_ns;        /* the header's CLOCK_MONOTONIC origin */
 
     file_def_t *files;
     size_t nfiles;
@@ -63,6 +83,13 @@ typedef struct section {
     thread_state_t *threads;
     size_t nthreads;
     size_t thread;          /* current thread id (0 until a thread record) */
+
+    /* Memory over time: the events' RSS and the samples' RSS and heap. */
+    timeline_t *event_rss, *sample_rss, *sample_heap;
+    long long t_first, t_last;  /* ns; valid if event_rss or sample_rss count */
+    long long peak_rss, peak_t; /* the largest RSS or peak seen, and when */
+    span_t *spans;              /* ordered by start after model_finish() */
+    size_t nspans, spans_cap;
 } section_t;
 
 typedef struct model {
@@ -78,6 +105,14 @@ void model_destroy(model_t *m);
 section_t *model_add_section(model_t *m, const char *trace, long long pid, long long ppid,
                              json_t *argv, const char *cwd);
 
+/* Closes the spans still open at the end of each section (at its last
+ * time) and orders them; call once every trace is loaded. */
+int model_finish(model_t *m);
+
+/* Whether some row of some table has a Peak / heap figures. */
+bool model_has_peak(const model_t *m);
+bool model_has_heap(const model_t *m);
+
 /* Drops the sections from index N on (a trace that was refused). */
 void model_truncate(model_t *m, size_t n);
 
@@ -89,6 +124,14 @@ int section_switch_thread(section_t *s, long long id, record_error_t *err);
 
 /* Applies one event to the current thread's state and its code's table. */
 int section_apply_event(section_t *s, const event_t *ev, record_error_t *err);
+
+/* Replaces the table of a snapshot record's registered code. */
+int section_apply_table(section_t *s, const record_t *rec, record_error_t *err);
+
+/* The section's memory curve (samples if it has any, else its events), at
+ * most 2 * TIMELINE_BUCKETS points; also HEAP's curve if it has one (else 0
+ * points).  Returns the number of points. */
+size_t section_rss_points(const section_t *s, timeline_point_t *out);
 
 const file_def_t *section_file(const section_t *s, long long id);
 

@@ -28,26 +28,59 @@ static inline const char *fast_uint(const char *p, const char *end, long long *o
     return p;
 }
 
+/* Puts the parsed integers where their position says; N is 3..9 and
+ * already known to fit the kind. */
+static void fill_event(event_t *ev, const long long *v, int n)
+{
+    ev->kind = (int)v[0];
+    ev->nfields = n;
+    if (v[0] == EVENT_SAMPLE) {
+        ev->code = ev->line = 0;
+        ev->rss = v[1];
+        ev->t = v[2];
+        ev->heap = n == 4 ? v[3] : 0;
+        ev->peak = ev->alloc = ev->freed = ev->heap_peak = 0;
+        return;
+    }
+    ev->code = v[1];
+    ev->line = v[2];
+    ev->rss = v[3];
+    ev->t = v[4];
+    ev->peak = n >= EVENT_FIELDS_PEAK ? v[5] : v[3];
+    ev->alloc = n == EVENT_FIELDS_HEAP ? v[6] : 0;
+    ev->freed = n == EVENT_FIELDS_HEAP ? v[7] : 0;
+    ev->heap_peak = n == EVENT_FIELDS_HEAP ? v[8] : 0;
+    ev->heap = 0;
+}
+
+static bool valid_field_count(long long kind, int n)
+{
+    if (kind == EVENT_SAMPLE)
+        return n == 3 || n == 4;
+    return n == EVENT_FIELDS_BASIC || n == EVENT_FIELDS_PEAK || n == EVENT_FIELDS_HEAP;
+}
+
 bool record_parse_event_fast(const char *s, size_t len, event_t *ev)
 {
-    const char *p = s, *end = s + len;
-    long long kind;
+    const char *p = s, *end;
+    long long v[EVENT_FIELDS_HEAP];
+    int n = 0;
 
-    if (len < 11 || *p++ != '[')
+    if (len < 7 || s[0] != '[' || s[len - 1] != ']')
         return false;
-    if (!(p = fast_uint(p, end, &kind)) || p >= end || *p++ != ',' || kind > 2)
+    p = s + 1;
+    end = s + len - 1;      /* the closing bracket */
+    for (;;) {
+        if (!(p = fast_uint(p, end, &v[n++])))
+            return false;
+        if (p == end)
+            break;
+        if (*p++ != ',' || n == EVENT_FIELDS_HEAP)
+            return false;
+    }
+    if (v[0] > EVENT_SAMPLE || !valid_field_count(v[0], n))
         return false;
-    if (!(p = fast_uint(p, end, &ev->code)) || p >= end || *p++ != ',')
-        return false;
-    if (!(p = fast_uint(p, end, &ev->line)) || p >= end || *p++ != ',')
-        return false;
-    if (!(p = fast_uint(p, end, &ev->rss)) || p >= end || *p++ != ',')
-        return false;
-    if (!(p = fast_uint(p, end, &ev->t)) || p >= end || *p++ != ']')
-        return false;
-    if (p != end)
-        return false;
-    ev->kind = (int)kind;
+    fill_event(ev, v, n);
     return true;
 }
 
@@ -66,30 +99,47 @@ static int fail(record_error_t *err, int column, const char *fmt, ...)
 
 static int parse_event_array(record_t *rec, json_t *a, record_error_t *err)
 {
-    static const char *const field[] = {"kind", "code", "line", "rss", "t"};
-    long long v[5];
-    size_t i;
+    static const char *const field[] = {"kind", "code", "line", "rss", "t",
+                                        "peak", "alloc", "freed", "heap_peak"};
+    static const char *const sample_field[] = {"kind", "rss", "t", "heap"};
+    size_t n = json_array_size(a), i;
+    long long v[EVENT_FIELDS_HEAP];
+    json_t *k = json_array_get(a, 0);
 
-    if (json_array_size(a) != 5)
+    if (k && json_is_integer(k) && json_integer_value(k) == EVENT_SAMPLE) {
+        if (n != 3 && n != 4)
+            return fail(err, 0, "a sample must have 3 or 4 fields [3,rss,t] or [3,rss,t,heap], "
+                        "this one has %zu", n);
+        for (i = 0; i < n; i++) {
+            json_t *x = json_array_get(a, i);
+            if (!json_is_integer(x))
+                return fail(err, 0, "sample field %s must be an integer", sample_field[i]);
+            v[i] = json_integer_value(x);
+            if (i != 2 && v[i] < 0)
+                return fail(err, 0, "sample field %s must not be negative (%lld)",
+                            sample_field[i], v[i]);
+        }
+        rec->kind = RECORD_EVENT;
+        fill_event(&rec->u.event, v, (int)n);
+        return 0;
+    }
+    if (n != EVENT_FIELDS_BASIC && n != EVENT_FIELDS_PEAK && n != EVENT_FIELDS_HEAP)
         return fail(err, 0, "an event must have 5 fields [kind,code,line,rss,t], this one has %zu",
-                    json_array_size(a));
-    for (i = 0; i < 5; i++) {
+                    n);
+    for (i = 0; i < n; i++) {
         json_t *x = json_array_get(a, i);
         if (!json_is_integer(x))
             return fail(err, 0, "event field %s must be an integer", field[i]);
         v[i] = json_integer_value(x);
     }
     if (v[0] < 0 || v[0] > 2)
-        return fail(err, 0, "event kind %lld is not 0 (line), 1 (call) or 2 (return)", v[0]);
-    for (i = 1; i < 4; i++)
-        if (v[i] < 0)
+        return fail(err, 0, "event kind %lld is not 0 (line), 1 (call), 2 (return) or 3 (sample)",
+                    v[0]);
+    for (i = 1; i < n; i++)
+        if (i != 4 && v[i] < 0)
             return fail(err, 0, "event field %s must not be negative (%lld)", field[i], v[i]);
     rec->kind = RECORD_EVENT;
-    rec->u.event.kind = (int)v[0];
-    rec->u.event.code = v[1];
-    rec->u.event.line = v[2];
-    rec->u.event.rss = v[3];
-    rec->u.event.t = v[4];
+    fill_event(&rec->u.event, v, (int)n);
     return 0;
 }
 
@@ -136,10 +186,12 @@ static int parse_header(record_t *rec, json_t *o, record_error_t *err)
     rec->u.header.ppid = 0;
     rec->u.header.argv = NULL;
     rec->u.header.cwd = NULL;
+    rec->u.header.t0_ns = 0;
     if (get_int(o, "memprof", "version", true, &rec->u.header.version, NULL, err) ||
         get_int(o, "memprof", "pid", true, &rec->u.header.pid, NULL, err) ||
         get_int(o, "memprof", "ppid", false, &rec->u.header.ppid, NULL, err) ||
-        get_str(o, "memprof", "cwd", false, &rec->u.header.cwd, err))
+        get_str(o, "memprof", "cwd", false, &rec->u.header.cwd, err) ||
+        get_int(o, "memprof", "t0_ns", false, &rec->u.header.t0_ns, &rec->u.header.has_t0, err))
         return -1;
     argv = json_object_get(o, "argv");
     if (argv) {
@@ -201,6 +253,37 @@ static int parse_code(record_t *rec, json_t *o, record_error_t *err)
     return 0;
 }
 
+/* {"k":"table","top":N,"rows":[[line,occurrences,max_rss_bytes,increment_mib
+ * (,peak_bytes(,alloc,freed,heap_peak))],...]} */
+static int parse_table(record_t *rec, json_t *o, record_error_t *err)
+{
+    json_t *rows = json_object_get(o, "rows");
+    size_t i, j;
+
+    rec->kind = RECORD_TABLE;
+    if (get_int(o, "table", "top", true, &rec->u.table.top, NULL, err))
+        return -1;
+    if (!json_is_array(rows))
+        return fail(err, 0, "table record: \"rows\" must be an array of rows");
+    for (i = 0; i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
+        size_t n = json_array_size(row);
+        if (!json_is_array(row) || (n != 4 && n != 5 && n != 8))
+            return fail(err, 0, "table record: row %zu must be [line, occurrences, "
+                        "max_rss_bytes, increment_mib] with 0, 1 or 4 more fields", i + 1);
+        for (j = 0; j < n; j++) {
+            json_t *x = json_array_get(row, j);
+            if (j == 3 ? !json_is_number(x) : !json_is_integer(x) || json_integer_value(x) < 0)
+                return fail(err, 0, "table record: row %zu field %zu must be %s", i + 1, j + 1,
+                            j == 3 ? "a number" : "a non-negative integer");
+        }
+        if (json_integer_value(json_array_get(row, 0)) > 0x7fffffff)
+            return fail(err, 0, "table record: row %zu: line number out of range", i + 1);
+    }
+    rec->u.table.rows = rows;
+    return 0;
+}
+
 static int parse_object(record_t *rec, json_t *o, record_error_t *err)
 {
     const char *k;
@@ -229,6 +312,8 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
         rec->kind = RECORD_THREAD;
         return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err);
     }
+    if (strcmp(k, "table") == 0)
+        return parse_table(rec, o, err);
     rec->kind = RECORD_UNKNOWN;
     return 0;
 }

@@ -1,9 +1,10 @@
 /*
  * record: turns one line of a trace into a typed record.
  *
- * Events ([kind,code,line,rss,t], 99% of a trace) go through a small strict
- * integer parser, record_parse_event_fast(), which accepts only the compact
- * form the agent writes.  Everything else, including any event line the fast
+ * Events ([kind,code,line,rss,t] with optionally 1 or 4 more fields, and
+ * samples [3,rss,t] or [3,rss,t,heap]; 99% of a trace) go through a small
+ * strict integer parser, record_parse_event_fast(), which accepts only the
+ * compact form the agent writes.  Everything else, including any event line the fast
  * path does not accept exactly, goes through jansson, so a malformed line
  * always gets jansson's precise message.  Objects keep their json_t alive in
  * the record so that string fields can point into it without copies.
@@ -22,7 +23,16 @@ typedef enum event_kind {
     EVENT_LINE = 0,
     EVENT_CALL = 1,
     EVENT_RETURN = 2,
+    EVENT_SAMPLE = 3,   /* [3,rss,t] or [3,rss,t,heap]: memory over time */
 } event_kind_t;
+
+/* How many fields an event carries: the optional ones describe the interval
+ * since the same thread's previous event. */
+enum {
+    EVENT_FIELDS_BASIC = 5,     /* kind, code, line, rss, t */
+    EVENT_FIELDS_PEAK = 6,      /* + peak */
+    EVENT_FIELDS_HEAP = 9,      /* + peak, alloc, freed, heap_peak */
+};
 
 typedef struct event {
     int kind;
@@ -30,6 +40,11 @@ typedef struct event {
     long long line;
     long long rss;
     long long t;
+    int nfields;        /* 5, 6 or 9; for a sample 3 or 4 */
+    long long peak;             /* bytes; valid if nfields >= 6 */
+    long long alloc, freed;     /* bytes; valid if nfields == 9 */
+    long long heap_peak;        /* bytes; valid if nfields == 9 */
+    long long heap;             /* a sample's live heap; valid if nfields == 4 */
 } event_t;
 
 typedef enum record_kind {
@@ -40,6 +55,7 @@ typedef enum record_kind {
     RECORD_FILE,
     RECORD_CODE,
     RECORD_THREAD,
+    RECORD_TABLE,       /* a table snapshot of the aggregating mode */
     RECORD_UNKNOWN,     /* an object whose "k" a later minor version added */
 } record_kind_t;
 
@@ -52,6 +68,8 @@ typedef struct record {
             long long version, pid, ppid;
             json_t *argv;           /* array of strings, or NULL */
             const char *cwd;        /* or NULL */
+            bool has_t0;
+            long long t0_ns;        /* CLOCK_MONOTONIC origin of "t" */
         } header;
         struct {
             long long pid;
@@ -72,6 +90,10 @@ typedef struct record {
         struct {
             long long id;
         } thread;
+        struct {
+            long long top;
+            json_t *rows;   /* validated: arrays of 4 to 8 numbers */
+        } table;
     } u;
 } record_t;
 
@@ -81,7 +103,8 @@ typedef struct record_error {
     char text[240];
 } record_error_t;
 
-/* Accepts exactly "[k,c,l,r,t]" with k in 0..2 and unsigned integers
+/* Accepts exactly "[k,c,l,r,t]", "[k,c,l,r,t,p]" or "[k,c,l,r,t,p,a,f,h]"
+ * with k in 0..2, and "[3,r,t]" or "[3,r,t,h]", all unsigned integers
  * without leading zeros; anything else returns false for the slow path. */
 bool record_parse_event_fast(const char *s, size_t len, event_t *ev);
 

@@ -5,11 +5,62 @@
  */
 #include "render_table.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-static const char header[] =
-    "Line #    Mem usage    Increment  Occurrences   Line Contents\n"
-    "=============================================================\n";
+#include "rank.h"
+
+static const char header_start[] = "Line #    Mem usage    Increment";
+static const char header_peak[] = "         Peak";
+static const char header_heap[] = "    Allocated        Freed    Heap peak";
+static const char header_end[] = "  Occurrences   Line Contents";
+
+static void write_header(FILE *out, const render_options_t *o)
+{
+    size_t width = strlen(header_start) + strlen(header_end);
+
+    fputs(header_start, out);
+    if (o->peak) {
+        fputs(header_peak, out);
+        width += strlen(header_peak);
+    }
+    if (o->heap) {
+        fputs(header_heap, out);
+        width += strlen(header_heap);
+    }
+    fputs(header_end, out);
+    fputc('\n', out);
+    while (width--)
+        fputc('=', out);
+    fputc('\n', out);
+}
+
+/* One optional column: " %12s" of a byte count in MiB, or blanks. */
+static void write_bytes_cell(FILE *out, bool has, long long bytes, int precision)
+{
+    char cell[400];
+
+    if (!has) {
+        fprintf(out, "%13s", "");
+        return;
+    }
+    render_mib(cell, sizeof cell, (double)bytes / 1048576.0, precision);
+    fprintf(out, " %12s", cell);
+}
+
+/* The Increment cell, coloured by its sign as printed. */
+static void write_increment(FILE *out, const char *inc, double value, const render_options_t *o)
+{
+    double unit = 0.5;
+    int i;
+
+    for (i = 0; i < o->precision; i++)
+        unit /= 10;
+    if (o->colour && (value >= unit || value <= -unit))
+        fprintf(out, " %s%12s%s", value < 0 ? COLOUR_SHRINK : COLOUR_GROW, inc, COLOUR_OFF);
+    else
+        fprintf(out, " %12s", inc);
+}
 
 int render_mib(char *buf, size_t cap, double mib, int precision)
 {
@@ -25,7 +76,7 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     long long line;
 
     fprintf(out, "Filename: %s\n\n", filename);
-    fputs(header, out);
+    write_header(out, o);
     table_line_range(t, &first, &last);
     for (line = first; line <= last; line++) {
         const line_row_t *row = table_row(t, (int)line);
@@ -35,9 +86,22 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
         if (row) {
             render_mib(mem, sizeof mem, row->max, o->precision);
             render_mib(inc, sizeof inc, row->inc, o->precision);
-            fprintf(out, "%6lld %12s %12s  %10llu   ", line, mem, inc, row->count);
+            fprintf(out, "%6lld %12s", line, mem);
+            write_increment(out, inc, row->inc, o);
+            if (o->peak)
+                write_bytes_cell(out, row->has_peak, row->peak, o->precision);
+            if (o->heap) {
+                write_bytes_cell(out, row->has_heap, (long long)row->alloc, o->precision);
+                write_bytes_cell(out, row->has_heap, (long long)row->freed, o->precision);
+                write_bytes_cell(out, row->has_heap, row->heap_peak, o->precision);
+            }
+            fprintf(out, "  %10llu   ", row->count);
         } else {
             fprintf(out, "%6lld%41s", line, "");
+            if (o->peak)
+                fprintf(out, "%13s", "");
+            if (o->heap)
+                fprintf(out, "%39s", "");
         }
         if (src && source_line(src, (int)line, &text, &len))
             fwrite(text, 1, len, out);
@@ -69,5 +133,68 @@ int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
             render_function_table(out, t, section_display_path(s, f), src, o);
         }
     }
+    return 0;
+}
+
+static const char *location(const line_ref_t *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s:%d", section_display_path(r->s, section_file(r->s, r->t->file_id)),
+             r->line);
+    return buf;
+}
+
+int render_top(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o)
+{
+    char mem[400], inc[400], loc[8192];
+    int fw = (int)strlen("Function"), lw = (int)strlen("File:Line"), width;
+    bool pids = m->nsections > 1;
+    line_ref_t *refs;
+    size_t n, i;
+
+    if (rank_lines(m, false, &refs, &n))
+        return -1;
+    if (n > o->top)
+        n = o->top;
+    for (i = 0; i < n; i++) {
+        int a = (int)strlen(refs[i].t->name ? refs[i].t->name : "?");
+        int b = (int)strlen(location(&refs[i], loc, sizeof loc));
+        fw = a > fw ? a : fw;
+        lw = b > lw ? b : lw;
+    }
+    fprintf(out, "Top %zu line%s by increment\n\n", n, n == 1 ? "" : "s");
+    width = fprintf(out, "%s   Increment    Mem usage  Occurrences   %-*s  %-*s  Line Contents",
+                    pids ? "    PID " : "", fw, "Function", lw, "File:Line");
+    fputc('\n', out);
+    while (width-- > 0)
+        fputc('=', out);
+    fputc('\n', out);
+    for (i = 0; i < n; i++) {
+        const line_ref_t *r = &refs[i];
+        const file_def_t *f = section_file(r->s, r->t->file_id);
+        const source_file_t *src = source_cache_get(sources, f, r->s->cwd);
+        const char *text;
+        size_t len;
+
+        if (!src) {
+            free(refs);
+            return -1;
+        }
+        render_mib(mem, sizeof mem, r->row->max, o->precision);
+        render_mib(inc, sizeof inc, r->row->inc, o->precision);
+        if (pids)
+            fprintf(out, "%7lld ", r->s->pid);
+        fprintf(out, "%12s %12s  %10llu   %-*s  %-*s  ", inc, mem, r->row->count, fw,
+                r->t->name ? r->t->name : "?", lw, location(r, loc, sizeof loc));
+        if (source_line(src, r->line, &text, &len)) {
+            while (len && (*text == ' ' || *text == '\t')) {
+                text++;
+                len--;
+            }
+            fwrite(text, 1, len, out);
+        }
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+    free(refs);
     return 0;
 }

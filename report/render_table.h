@@ -9,6 +9,7 @@
 #ifndef MEMPROF_REPORT_RENDER_TABLE_H
 #define MEMPROF_REPORT_RENDER_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,7 +20,17 @@
 
 typedef struct render_options {
     int precision;          /* digits after the point, 0..15 */
+    bool peak;              /* add the Peak column (the trace has peaks) */
+    bool heap;              /* add Allocated, Freed, Heap peak */
+    bool colour;            /* ANSI colours (a terminal, NO_COLOR unset) */
+    size_t top;             /* --top N: the N most expensive lines (0: all) */
 } render_options_t;
+
+/* ANSI escapes for colour in text output. */
+#define COLOUR_GROW "\033[31m"
+#define COLOUR_SHRINK "\033[32m"
+#define COLOUR_DIM "\033[2m"
+#define COLOUR_OFF "\033[0m"
 
 /* Python's '{0:%d.%df} MiB' % (p+4, p): writes at most CAP-1 bytes and a
  * NUL into BUF and returns the length it has (as snprintf). */
@@ -32,5 +43,10 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
 /* Writes every section's tables.  Returns 0, or -1 if out of memory. */
 int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
                   const render_options_t *o);
+
+/* --top N in text: the N lines with the largest Increment across every
+ * table, with their function, file:line, Mem usage, Occurrences and source.
+ * Returns 0, or -1 if out of memory. */
+int render_top(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o);
 
 #endif

@@ -116,6 +116,59 @@ int table_record_line(func_table_t *t, int line, int prev_line, double mem)
     return 0;
 }
 
+void table_charge_extra(func_table_t *t, int line, int nfields, long long peak, long long alloc,
+                        long long freed, long long heap_peak)
+{
+    long long i = (long long)line - t->base;
+    line_row_t *row;
+
+    if (nfields < 6 || i < 0 || (size_t)i >= t->nrows)
+        return;
+    row = &t->rows[i];
+    if (!row->has_peak || peak > row->peak)
+        row->peak = peak;
+    row->has_peak = t->has_peak = true;
+    if (nfields < 9)
+        return;
+    row->alloc += (unsigned long long)alloc;
+    row->freed += (unsigned long long)freed;
+    if (!row->has_heap || heap_peak > row->heap_peak)
+        row->heap_peak = heap_peak;
+    row->has_heap = t->has_heap = true;
+}
+
+void table_clear(func_table_t *t)
+{
+    if (t->nrows)
+        memset(t->rows, 0, t->nrows * sizeof *t->rows);
+    t->measured = t->has_peak = t->has_heap = false;
+}
+
+int table_set_row(func_table_t *t, int line, unsigned long long count, double max_mib, double inc,
+                  int nextra, const long long *extra)
+{
+    line_row_t *row;
+    int why = 0;
+
+    if (count == 0)
+        return 0;
+    row = row_for(t, line, &why);
+    if (!row)
+        return why;
+    row->count = count;
+    row->max = max_mib;
+    row->inc = inc;
+    if (!t->measured || line < t->min_seen)
+        t->min_seen = line;
+    if (!t->measured || line > t->max_seen)
+        t->max_seen = line;
+    t->measured = true;
+    if (nextra >= 1)
+        table_charge_extra(t, line, nextra == 1 ? 6 : 9, extra[0], nextra == 1 ? 0 : extra[1],
+                           nextra == 1 ? 0 : extra[2], nextra == 1 ? 0 : extra[3]);
+    return 0;
+}
+
 void table_line_range(const func_table_t *t, int *first, int *last)
 {
     if (t->has_lines) {

@@ -20,6 +20,11 @@ typedef struct line_row {
     double inc;                 /* running sum of (sample - base) */
     double max;                 /* largest sample, 0 before the first */
     unsigned long long count;   /* occurrences; 0 = never measured */
+    /* From the optional event fields, charged like the RSS (see README). */
+    bool has_peak, has_heap;
+    long long peak;             /* bytes: the largest RSS peak */
+    unsigned long long alloc, freed;    /* bytes: sums */
+    long long heap_peak;        /* bytes: the largest */
 } line_row_t;
 
 typedef struct func_table {
@@ -33,6 +38,7 @@ typedef struct func_table {
     line_row_t *rows;
     bool measured;              /* some row has count > 0 */
     int min_seen, max_seen;     /* valid if measured */
+    bool has_peak, has_heap;    /* some row has them */
 } func_table_t;
 
 /* Returns 0, or -1 if out of memory.  NAME is copied (may be NULL). */
@@ -50,6 +56,24 @@ const line_row_t *table_row(const func_table_t *t, int line);
  * is too far from the table's other lines (TABLE_MAX_SPAN).
  */
 int table_record_line(func_table_t *t, int line, int prev_line, double mem);
+
+/*
+ * Charges an event's optional fields to LINE, which table_record_line() has
+ * just charged: NFIELDS 6 gives PEAK, 9 also ALLOC, FREED and HEAP_PEAK.
+ */
+void table_charge_extra(func_table_t *t, int line, int nfields, long long peak, long long alloc,
+                        long long freed, long long heap_peak);
+
+/* Forgets every row (a snapshot replaces the table). */
+void table_clear(func_table_t *t);
+
+/*
+ * Sets LINE's row as a snapshot gives it: COUNT occurrences, MAX_MIB, INC,
+ * and NEXTRA (0, 1 or 4) of peak, alloc, freed, heap_peak.  Returns as
+ * table_record_line().
+ */
+int table_set_row(func_table_t *t, int line, unsigned long long count, double max_mib, double inc,
+                  int nextra, const long long *extra);
 
 /* The lines the table prints: the source block, or else the measured span. */
 void table_line_range(const func_table_t *t, int *first, int *last);

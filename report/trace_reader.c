@@ -68,8 +68,10 @@ static ssize_t refill(trace_reader_t *r)
     do
         n = read(r->fd, r->buf + r->end, r->cap - r->end);
     while (n < 0 && errno == EINTR);
-    if (n > 0)
+    if (n > 0) {
         r->end += (size_t)n;
+        r->nread += (unsigned long long)n;
+    }
     return n;
 }
 
@@ -105,6 +107,11 @@ int trace_reader_next(trace_reader_t *r, const char **line, size_t *len)
         if (n == 0)
             r->eof = true;
     }
+}
+
+unsigned long long trace_reader_consumed(const trace_reader_t *r)
+{
+    return r->nread - (r->end - r->start);
 }
 
 void trace_reader_destroy(trace_reader_t *r)

@@ -23,6 +23,7 @@ typedef struct trace_reader {
     bool eof;
     long lineno;            /* line number of the line handed out last */
     bool unterminated;      /* that line had no final newline */
+    unsigned long long nread;   /* bytes read from the fd so far */
 } trace_reader_t;
 
 /* Opens PATH ("-" is standard input).  Returns 0 or an errno value. */
@@ -36,6 +37,9 @@ int trace_reader_init_fd(trace_reader_t *r, int fd);
  * the end of the file, -1 on a read error or out of memory (errno is set).
  */
 int trace_reader_next(trace_reader_t *r, const char **line, size_t *len);
+
+/* Bytes handed out so far (for progress). */
+unsigned long long trace_reader_consumed(const trace_reader_t *r);
 
 void trace_reader_destroy(trace_reader_t *r);
 

@@ -1,10 +1,18 @@
 #!/bin/sh
 # Installs the Debian 12 packages memprof needs to build and test, if any
 # is missing. Used by `make demo`, `make setup` and CI (.ci/run).
+#   scripts/setup-debian.sh            what build and `make test` need
+#   scripts/setup-debian.sh test-real  also CPython's regression tests and
+#                                      coverage (`make test-real`; ~30 MB)
 set -eu
 
 packages="gcc make libc6-dev python3-dev libjansson-dev python3-pytest
-python3-memory-profiler python3-psutil python3-numpy"
+python3-memory-profiler python3-psutil python3-numpy python3-jsonschema chromium"
+case "${1:-}" in
+    "") ;;
+    test-real) packages="$packages libpython3.11-testsuite python3-coverage" ;;
+    *) echo "usage: $0 [test-real]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $packages; do

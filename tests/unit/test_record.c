@@ -17,13 +17,31 @@ static void test_fast_accepts_compact_events(void)
     CHECK(fast("[2,0,0,0,0]", &ev) && ev.kind == EVENT_RETURN);
     CHECK(fast("[1,4194304,2147483647,999999999999999999,123456789012345678]", &ev));
     CHECK(ev.rss == 999999999999999999LL);
+    CHECK(ev.nfields == 5 && ev.peak == ev.rss);
+}
+
+static void test_fast_optional_fields_and_samples(void)
+{
+    event_t ev;
+
+    CHECK(fast("[0,1,3,9637888,1210200,9900000]", &ev));
+    CHECK(ev.nfields == 6 && ev.t == 1210200 && ev.peak == 9900000 && ev.alloc == 0);
+    CHECK(fast("[2,1,3,100,200,300,400,500,600]", &ev));
+    CHECK(ev.nfields == 9 && ev.kind == EVENT_RETURN && ev.peak == 300 && ev.alloc == 400);
+    CHECK(ev.freed == 500 && ev.heap_peak == 600);
+    CHECK(fast("[3,9637888,1210200]", &ev));
+    CHECK(ev.kind == EVENT_SAMPLE && ev.nfields == 3 && ev.rss == 9637888 && ev.t == 1210200);
+    CHECK(fast("[3,9637888,1210200,4096]", &ev));
+    CHECK(ev.kind == EVENT_SAMPLE && ev.nfields == 4 && ev.heap == 4096);
 }
 
 static void test_fast_rejects_anything_else(void)
 {
     event_t ev;
     static const char *const bad[] = {
-        "[0,1,3,9637888]", "[0,1,3,9637888,1,2]", "[0, 1,3,9637888,1]",
+        "[0,1,3,9637888]", "[0,1,3,9637888,1,2,3]", "[0, 1,3,9637888,1]",
+        "[0,1,3,9637888,1,2,3,4]", "[0,1,3,9637888,1,2,3,4,5,6]", "[3,1]", "[3,1,2,3,4]",
+        "[4,1,2,3,4]", "[3,1,2,]",
         "[0,1,3,9637888,1] ", "[3,1,3,9637888,1]", "[0,01,3,9637888,1]",
         "[0,1,-3,9637888,1]", "[0,1,3,9637888,1.5]", "[0,1,3,1234567890123456789,1]",
         "[0,1,3,9637888,", "", "[]", "{\"k\":\"end\"}", "[0,1,3,,1]",
@@ -56,6 +74,35 @@ static void test_slow_path_events(void)
     s = "[0,1,3";
     CHECK(record_parse(&rec, s, strlen(s), &err) == -1 && err.column > 0);
     CHECK(strstr(err.text, "invalid JSON") != NULL);
+    s = "[ 0, 1, 3, 10, 1, 20, 30, 40, 50 ]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.event.nfields == 9);
+    CHECK(rec.u.event.heap_peak == 50);
+    s = "[3, 1, 2, 3, 4]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "a sample must have 3 or 4 fields [3,rss,t] or [3,rss,t,heap], this one has 5");
+    s = "[0,1,3,10,1,-20]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "event field peak must not be negative (-20)");
+    s = "[4,1,3,10,1]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "event kind 4 is not 0 (line), 1 (call), 2 (return) or 3 (sample)");
+}
+
+static void test_table_snapshot(void)
+{
+    record_t rec;
+    record_error_t err;
+    const char *s;
+
+    s = "{\"k\":\"table\",\"top\":1,\"rows\":[[3,1,19193856,7.6328125],[4,1,1,2,5,6,7,8]]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_TABLE && rec.u.table.top == 1);
+    CHECK(json_array_size(rec.u.table.rows) == 2);
+    record_clear(&rec);
+    s = "{\"k\":\"table\",\"top\":1,\"rows\":[[3,1,19193856]]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    s = "{\"k\":\"table\",\"top\":1,\"rows\":[[3,1,-1,0.5]]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
 }
 
 static void test_objects(void)
@@ -101,7 +148,9 @@ static void test_objects(void)
 int main(void)
 {
     test_fast_accepts_compact_events();
+    test_fast_optional_fields_and_samples();
     test_fast_rejects_anything_else();
+    test_table_snapshot();
     test_slow_path_events();
     test_objects();
     return check_summary();

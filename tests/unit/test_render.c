@@ -32,7 +32,7 @@ static void test_rows(void)
 {
     func_table_t t;
     source_file_t src = {0};
-    render_options_t o = {3};
+    render_options_t o = {.precision = 3};
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);

@@ -86,7 +86,8 @@ static section_t *seed_section(model_t *m)
 
 static void event(section_t *s, int kind, int code, int line, double mib)
 {
-    event_t ev = {kind, code, line, (long long)(mib * MIB), 0};
+    event_t ev = {.kind = kind, .code = code, .line = line, .rss = (long long)(mib * MIB),
+                  .nfields = EVENT_FIELDS_BASIC};
     record_error_t err;
     CHECK(section_apply_event(s, &ev, &err) == 0);
 }
@@ -96,7 +97,7 @@ static void test_seed_replay(void)
     model_t m;
     section_t *s;
     const func_table_t *t;
-    event_t ev = {EVENT_LINE, 7, 1, 0, 0};
+    event_t ev = {.kind = EVENT_LINE, .code = 7, .line = 1, .nfields = EVENT_FIELDS_BASIC};
     record_error_t err;
 
     model_init(&m);

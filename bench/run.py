@@ -1,0 +1,750 @@
+#!/usr/bin/python3
+"""memprof's speed benchmark (`make bench`): plain Python, memprof and
+memory_profiler on the workloads of bench/workloads/, run interleaved, and
+memprof-report on a synthetic trace of 10 million line events. Prints the
+tables and writes them to BENCHMARKS.rst. See bench/README.
+
+    /usr/bin/python3 bench/run.py            # the full run (what make bench does)
+    /usr/bin/python3 bench/run.py --quick    # 1-2 runs each, no memory_profiler;
+                                             # writes build/bench/BENCHMARKS.quick.rst
+    /usr/bin/python3 bench/run.py --only tight200k,calls --quick
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+WORK = os.path.join(BUILD, "bench")           # traces, the synthetic trace, raw results
+# The binaries as built, copied into build/bench/bin/ when the run starts,
+# so that a `make` elsewhere in the tree during the run changes nothing.
+BUILT_AGENT = os.path.join(BUILD, "libmemprof.so")
+BUILT_REPORT = os.path.join(BUILD, "memprof-report")
+AGENT = os.path.join(WORK, "bin", "libmemprof.so")
+REPORT = os.path.join(WORK, "bin", "memprof-report")
+FLOOR = os.path.join(BUILD, "bench", "floor")
+WORKLOADS_DIR = os.path.join(ROOT, "bench", "workloads")
+OUT_RST = os.path.join(ROOT, "BENCHMARKS.rst")
+MPROF_PYTHON = "/usr/bin/python3"             # Debian's, with python3-memory-profiler
+
+# ---------------------------------------------------------------------------
+# The memprof variants: each is one memprof run per repetition of every
+# workload, with these environment settings added. Adding a mode is one line.
+VARIANTS = [
+    ("memprof", {}),
+    # ("memprof aggregate", {"MEMPROF_AGGREGATE": "1"}),
+    # ("memprof peak", {"MEMPROF_PEAK": "1"}),
+    # ("memprof sampler", {"MEMPROF_INTERVAL": "0.1"}),
+]
+
+# ---------------------------------------------------------------------------
+# The workloads. reps: runs of plain and of each memprof variant;
+# mprof: runs of memory_profiler (Debian's python3.11 only, 0 = none);
+# floor: also run build/bench/floor once per repetition.
+WORKLOADS = [
+    dict(key="tight200k", title="tight loop, N=200,000", script="tight.py", args=["200000"],
+         reps=5, mprof=3, floor=True),
+    dict(key="tight2M", title="tight loop, N=2,000,000", script="tight.py", args=["2000000"],
+         reps=3, mprof=0, extrapolate_mprof_from="tight200k"),
+    dict(key="alloc", title="allocation-heavy, 2,000 rounds", script="alloc.py", args=["2000"],
+         reps=5, mprof=5),
+    dict(key="calls", title="many calls, 200,000", script="calls.py", args=["200000"],
+         reps=5, mprof=1),
+    dict(key="undecorated", title="mostly undecorated", script="undecorated.py", args=["120"],
+         reps=9, mprof=5, per_event=False),
+    dict(key="steady", title="nothing selected, steady state", script="nothing.py", args=["120"],
+         reps=9, mprof=0),
+    dict(key="startup", title="nothing selected, startup (python -c pass)", script=None,
+         args=["-c", "pass"], reps=40, mprof=0),
+]
+
+REPORT_EVENTS = 10_000_000
+REPORT_REPS = 5
+
+# The targets of the issue.
+T_EVENT_US = 1.3
+T_VS_MPROF = 25.0
+T_UNDECORATED = {"3.11": 1.03, "3.12+": 1.01}
+T_CALLS = 2.0
+T_STARTUP_MS = 2.0
+T_STEADY = 1.01
+T_BYTES = 48.0
+T_REPORT_EPS = 2_000_000
+T_REPORT_MIB = 64.0
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Interpreters
+
+def pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if root:
+        return root
+    try:
+        return subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return os.path.expanduser("~/.pyenv")
+
+
+def version_key(path):
+    m = re.search(r"/versions/(\d+)\.(\d+)\.(\d+)/", path)
+    return tuple(int(x) for x in m.groups()) if m else (0,)
+
+
+def find_pythons(want_312):
+    """[(label, path, minor)], Debian's python3.11 first. The pyenv
+    binaries are run directly, not through the bash shim."""
+    found, notes = [], []
+    candidates = [("Debian", "/usr/bin/python3.11", None)]
+    root = pyenv_root()
+    for minor in ("3.11", "3.12", "3.13"):
+        if minor == "3.12" and not want_312:
+            continue
+        paths = sorted(glob.glob(os.path.join(root, "versions", minor + ".*", "bin", "python" + minor)),
+                       key=version_key)
+        candidates.append(("pyenv", paths[-1] if paths else None, minor))
+    for origin, path, minor in candidates:
+        if not path or not os.access(path, os.X_OK):
+            notes.append("%s %s: not present, skipped" % (origin, minor or "python3.11"))
+            continue
+        v = subprocess.run([path, "-c", "import platform; print(platform.python_version())"],
+                           capture_output=True, text=True).stdout.strip()
+        found.append(("%s (%s)" % (v, origin), path, int(v.split(".")[1])))
+    return found, notes
+
+
+# ---------------------------------------------------------------------------
+# Running one process
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MEMPROF_") and k != "LD_PRELOAD"}
+    env.update(extra or {})
+    return env
+
+
+_trace_seq = 0
+
+
+def run_process(argv, env, trace=None, peak=False):
+    """Runs argv to completion; returns wall and CPU seconds, the number of
+    events and bytes of its trace if any, and with peak=True its peak RSS
+    (KiB) as GNU time reports it: wait4()'s ru_maxrss for a child of this
+    (large) process would start from this process's size, since vfork."""
+    stderr_path = os.path.join(WORK, "stderr.txt")
+    peak_path = os.path.join(WORK, "peak.txt")
+    if peak:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", peak_path] + argv
+    if trace and os.path.exists(trace):
+        os.unlink(trace)
+    with open(stderr_path, "w+b") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, cwd=WORKLOADS_DIR, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        errtext = err.read().decode("utf-8", "replace")
+    if p.returncode != 0 or "memprof: warning" in errtext:
+        raise SystemExit("bench: %s failed (exit %d):\n%s" % (" ".join(argv), p.returncode, errtext[-2000:]))
+    r = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime)
+    if peak:
+        with open(peak_path) as f:
+            r["maxrss_kib"] = int(f.read().split()[-1])
+    if trace:
+        r["events"], r["bytes"] = count_trace(trace)
+        os.unlink(trace) if os.path.exists(trace) else None
+    return r
+
+
+def count_trace(path):
+    """(events, bytes): events are the lines that start with '['."""
+    if not os.path.exists(path):
+        return 0, 0
+    events, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 24)
+            if not block:
+                break
+            events += block.count(b"\n[") + (1 if last == b"\n" and block[:1] == b"[" else 0)
+            last = block[-1:]
+    return events, os.path.getsize(path)
+
+
+def command(workload, python, variant):
+    """(argv, env, trace path or None) for one run."""
+    global _trace_seq
+    if workload["script"]:
+        target = [os.path.join(WORKLOADS_DIR, workload["script"])] + workload["args"]
+    else:
+        target = workload["args"]
+    if variant == "plain":
+        return [python] + target, clean_env(), None
+    if variant == "memory_profiler":
+        return [MPROF_PYTHON, "-m", "memory_profiler"] + target, clean_env(), None
+    extra = dict(VARIANTS)[variant]
+    _trace_seq += 1
+    trace = os.path.join(WORK, "trace.%d.%d.jsonl" % (os.getpid(), _trace_seq))
+    env = clean_env({"LD_PRELOAD": AGENT, "MEMPROF_OUTPUT": trace, **extra})
+    return [python] + target, env, trace
+
+
+def run_floor():
+    out = subprocess.run([FLOOR, "200000"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+# ---------------------------------------------------------------------------
+# One workload on one interpreter, variants interleaved run by run
+
+def bench_workload(w, label, python, is_debian, quick):
+    reps = w["reps"] if not quick else min(w["reps"], 10 if w["key"] == "startup" else 2)
+    mreps = (w["mprof"] if not quick else 0) if is_debian else 0
+    variants = ["plain"] + [name for name, _ in VARIANTS]
+    counts = {v: reps for v in variants}
+    if mreps:
+        variants.append("memory_profiler")
+        counts["memory_profiler"] = mreps
+    results = {v: [] for v in variants}
+    floors = []
+    # One unrecorded warm-up (page cache, .pyc files).
+    run_process(*command(w, python, "plain")[:2])
+    for rep in range(max(counts.values())):
+        # Rotate the order so that no variant always runs first or last.
+        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+        for v in order:
+            if rep < counts[v]:
+                argv, env, trace = command(w, python, v)
+                results[v].append(run_process(argv, env, trace))
+        if w.get("floor") and rep < reps:
+            floors.append(run_floor())
+        log("  %-14s %-22s rep %d/%d: %s" % (w["key"], label, rep + 1, max(counts.values()),
+            "  ".join("%s %.3fs" % (v, results[v][rep]["wall"]) for v in variants if rep < len(results[v]))))
+    return dict(results=results, floors=floors)
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def paired(a, b, f):
+    """Median of f(a[i], b[i]) over the runs both have: the runs of one
+    repetition ran back to back, so machine noise hits both alike."""
+    vals = [f(x, y) for x, y in zip(a, b)]
+    return med(vals), (min(vals) if vals else float("nan")), (max(vals) if vals else float("nan"))
+
+
+def summarize(w, data):
+    """Per-variant figures for one workload on one interpreter."""
+    res = data["results"]
+    plain = res["plain"]
+    out = {"plain": dict(runs=len(plain), wall=med([r["wall"] for r in plain]),
+                         cpu=med([r["cpu"] for r in plain]))}
+    mp = res.get("memory_profiler", [])
+    for name, _ in VARIANTS:
+        runs = res[name]
+        s = dict(runs=len(runs), wall=med([r["wall"] for r in runs]),
+                 cpu=med([r["cpu"] for r in runs]))
+        s["ratio"], s["ratio_min"], s["ratio_max"] = paired(runs, plain, lambda x, y: x["wall"] / y["wall"])
+        s["cpu_ratio"], _, _ = paired(runs, plain, lambda x, y: x["cpu"] / y["cpu"])
+        s["extra_ms"], s["extra_ms_min"], s["extra_ms_max"] = paired(
+            runs, plain, lambda x, y: (x["wall"] - y["wall"]) * 1e3)
+        s["events"] = med([r["events"] for r in runs])
+        s["events_all"] = sorted(set(r["events"] for r in runs))
+        s["bytes_per_event"] = med([r["bytes"] / r["events"] for r in runs if r["events"]]) if s["events"] else None
+        if s["events"] and w.get("per_event", True):
+            s["us_per_event"], s["us_min"], s["us_max"] = paired(
+                runs, plain, lambda x, y: (x["wall"] - y["wall"]) / x["events"] * 1e6)
+        if mp:
+            s["vs_mprof"], s["vs_mprof_min"], s["vs_mprof_max"] = paired(mp, runs, lambda x, y: x["wall"] / y["wall"])
+        out[name] = s
+    if mp:
+        m = dict(runs=len(mp), wall=med([r["wall"] for r in mp]), cpu=med([r["cpu"] for r in mp]))
+        m["ratio"], _, _ = paired(mp, plain, lambda x, y: x["wall"] / y["wall"])
+        ev = out[VARIANTS[0][0]].get("events")
+        if ev and w.get("per_event", True):
+            m["us_per_event"], _, _ = paired(mp, plain, lambda x, y: (x["wall"] - y["wall"]) / ev * 1e6)
+        out["memory_profiler"] = m
+    if data["floors"]:
+        out["floor"] = {k: med([f[k] for f in data["floors"]]) for k in data["floors"][0]}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The report on a synthetic trace
+
+def tight_lines():
+    """(first, last, for, body1, body2, setup1, setup2, return) line numbers
+    of loop() in workloads/tight.py, so that the report finds the source."""
+    src = open(os.path.join(WORKLOADS_DIR, "tight.py")).read().splitlines()
+    first = next(i for i, l in enumerate(src, 1) if l.startswith("@profile"))
+    ret = next(i for i, l in enumerate(src, 1) if l.strip().startswith("return len(out)"))
+    loop = next(i for i, l in enumerate(src, 1) if l.strip().startswith("for i in range"))
+    return first, ret, loop
+
+
+def synthetic_trace(events):
+    """A trace of `events` events as the agent writes it for tight.py:
+    header, file, code and thread records, chunks of at most 64 KiB each
+    opened by a pid record, events [kind,code,line,rss,t], the end record.
+    Generated once into build/bench/ (never committed)."""
+    first, ret, loop = tight_lines()
+    n = (events - 6) // 3 + (1 if (events - 6) % 3 else 0)   # iterations
+    path = os.path.join(WORK, "report-%d.jsonl" % events)
+    if os.path.exists(path):
+        return path
+    log("bench: generating %s (once)" % path)
+    pid = 424242
+    script = os.path.join(WORKLOADS_DIR, "tight.py")
+    st = os.stat(script)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps({"k": "memprof", "version": 1, "pid": pid, "ppid": 1, "python": "3.11.2",
+                            "argv": ["tight.py", str(n)], "exe": "/usr/bin/python3.11",
+                            "cwd": WORKLOADS_DIR, "start_ns": 1764086400123456789,
+                            "t0_ns": 81234567890123, "page_size": 4096}, separators=(",", ":")) + "\n")
+        f.write(json.dumps({"k": "file", "id": 1, "path": "tight.py", "abspath": script,
+                            "size": st.st_size, "mtime_ns": st.st_mtime_ns}, separators=(",", ":")) + "\n")
+        f.write(json.dumps({"k": "code", "id": 1, "file": 1, "name": "loop", "qualname": "loop",
+                            "firstlineno": first, "top": 1, "lines": [first, ret]},
+                           separators=(",", ":")) + "\n")
+        f.write('{"k":"thread","id":1,"tid":%d,"ident":139882609829312,"name":"MainThread"}\n' % pid)
+        marker = '{"k":"pid","pid":%d}\n' % pid
+        rss0 = 11575296
+        t = 38662285
+        written = 0
+        chunk, size = [], 0
+
+        def emit(line):
+            nonlocal chunk, size, written
+            if size + len(line) > 65536 - len(marker):
+                f.write(marker if written else "")
+                f.write("".join(chunk))
+                written += 1
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+            return 1
+
+        count = 0
+        count += emit("[1,1,%d,%d,%d]\n" % (first, rss0, t))
+        count += emit("[0,1,%d,%d,%d]\n" % (first + 2, rss0, t + 2800))
+        count += emit("[0,1,%d,%d,%d]\n" % (first + 3, rss0, t + 5200))
+        l1, l2 = loop + 1, loop + 2
+        for i in range(n):
+            if count + 3 > events - 3:
+                break
+            t += 5800
+            rss = rss0 + (i * 24 // 4096) * 4096          # the list grows
+            chunk_text = "[0,1,%d,%d,%d]\n[0,1,%d,%d,%d]\n[0,1,%d,%d,%d]\n" % (
+                loop, rss, t, l1, rss, t + 2000, l2, rss, t + 3900)
+            if size + len(chunk_text) > 65536 - len(marker):
+                f.write(marker if written else "")
+                f.write("".join(chunk))
+                written += 1
+                chunk, size = [], 0
+            chunk.append(chunk_text)
+            size += len(chunk_text)
+            count += 3
+        while count < events - 2:
+            t += 1900
+            count += emit("[0,1,%d,%d,%d]\n" % (loop, rss, t))
+        count += emit("[0,1,%d,%d,%d]\n" % (ret, rss, t + 2000))
+        count += emit("[2,1,%d,%d,%d]\n" % (ret, rss, t + 3000))
+        f.write(marker if written else "")
+        f.write("".join(chunk))
+        f.write('{"k":"end","t":%d}\n' % (t + 5000 - 38662285))
+    os.rename(tmp, path)
+    return path
+
+
+def bench_report(quick):
+    events = REPORT_EVENTS if not quick else 1_000_000
+    path = synthetic_trace(events)
+    n, size = count_trace(path)
+    runs = []
+    reps = REPORT_REPS if not quick else 2
+    for rep in range(reps):
+        r = run_process([REPORT, path], clean_env(), peak=True)
+        runs.append(r)
+        log("  report rep %d/%d: %.3fs, %.1f MiB" % (rep + 1, reps, r["wall"], r["maxrss_kib"] / 1024))
+    wall = med([r["wall"] for r in runs])
+    return dict(events=n, bytes=size, runs=len(runs), wall=wall, cpu=med([r["cpu"] for r in runs]),
+                eps=n / wall, eps_min=n / max(r["wall"] for r in runs),
+                peak_mib=max(r["maxrss_kib"] for r in runs) / 1024)
+
+
+# ---------------------------------------------------------------------------
+# Tables
+
+def rst_table(header, rows):
+    cols = len(header)
+    cells = [header] + rows
+    width = [max(len(str(r[i])) for r in cells) for i in range(cols)]
+    rule = "  ".join("=" * w for w in width)
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, width)).rstrip()  # noqa: E731
+    return "\n".join([rule, fmt(header), rule] + [fmt(r) for r in rows] + [rule])
+
+
+def f_s(x):
+    return "%.3f" % x if x == x else "-"
+
+
+def f_x(x, nd=2):
+    return ("%." + str(nd) + "f") % x if x is not None and x == x else "-"
+
+
+def workload_rows(all_results, pythons):
+    rows = []
+    for w in WORKLOADS:
+        for label, _, _ in pythons:
+            s = all_results.get((w["key"], label))
+            if not s:
+                continue
+            p = s["plain"]
+            if w["key"] == "startup":
+                rows.append([w["title"], label, "plain", p["runs"], "%.1f ms" % (p["wall"] * 1e3),
+                             "", "", "", "", ""])
+            else:
+                rows.append([w["title"], label, "plain", p["runs"], f_s(p["wall"]), "1", "", "", "", ""])
+            for name, _ in VARIANTS:
+                v = s[name]
+                ev = v["events"]
+                vs = ""
+                if "vs_mprof" in v:
+                    vs = "%.1fx faster" % v["vs_mprof"]
+                elif "vs_mprof_extrapolated" in v:
+                    vs = "%.0fx faster (extrapolated)" % v["vs_mprof_extrapolated"]
+                if w["key"] == "startup":
+                    rows.append(["", label, name, v["runs"], "%.1f ms" % (v["wall"] * 1e3),
+                                 "%+.2f ms" % v["extra_ms"], "", "", "", ""])
+                    continue
+                rows.append(["", label, name, v["runs"], f_s(v["wall"]),
+                             "%.3f" % v["ratio"] if v["ratio"] < 1.2 else "%.1f" % v["ratio"],
+                             "{:,}".format(int(ev)) if ev else "0",
+                             "%.2f" % v["us_per_event"] if "us_per_event" in v else "-", vs,
+                             "%.1f" % v["bytes_per_event"] if v.get("bytes_per_event") else "-"])
+            if "memory_profiler" in s:
+                m = s["memory_profiler"]
+                rows.append(["", label, "memory_profiler", m["runs"], f_s(m["wall"]), "%.1f" % m["ratio"], "",
+                             "%.1f" % m["us_per_event"] if "us_per_event" in m else "", "1", ""])
+            elif "mprof_extrapolated" in s:
+                m = s["mprof_extrapolated"]
+                rows.append(["", label, "memory_profiler (extrapolated)", 0, "~%.0f" % m["wall"],
+                             "~%.0f" % m["ratio"], "", "%.1f" % m["us_per_event"], "1", ""])
+    header = ["workload", "Python", "run", "runs", "wall (s, median)", "x plain", "events",
+              "us/event", "vs memory_profiler", "bytes/event"]
+    return rst_table(header, rows)
+
+
+def floor_rows(all_results, pythons):
+    rows = []
+    for label, _, _ in pythons:
+        s = all_results.get(("tight200k", label))
+        if not s or "floor" not in s:
+            continue
+        fl = s["floor"]
+        rows.append([label, "%.0f" % fl["bare_syscall_ns"], "%.0f" % fl["clock_gettime_ns"],
+                     "%.0f" % fl["pread_statm_ns"], "%.0f" % fl["event_floor_ns"], "%.0f" % fl["getrusage_ns"]])
+    header = ["measured during the tight-loop runs on", "bare syscall (ns)", "clock_gettime (ns)",
+              "pread statm (ns)", "pread + clock = event floor (ns)", "getrusage (ns)"]
+    return rst_table(header, rows)
+
+
+def targets(all_results, pythons, report):
+    rows = []
+    V = VARIANTS[0][0]
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    def get(key, label):
+        return all_results.get((key, label))
+
+    for label, _, minor in pythons:
+        for key in ("tight2M", "tight200k"):
+            s = get(key, label)
+            if s and s[V]["events"]:
+                v = s[V]
+                fl = s.get("floor") or (get("tight200k", label) or {}).get("floor")
+                extra = " (floor %.2f)" % (fl["event_floor_ns"] / 1e3) if fl else ""
+                rows.append(["traced line event <= %.1f us, all included" % T_EVENT_US, label,
+                             "%s: %.2f us%s" % (key, v["us_per_event"], extra),
+                             verdict(v["us_per_event"] <= T_EVENT_US)])
+                break
+    for label, _, minor in pythons:
+        s = get("tight200k", label)
+        if s and "vs_mprof" in s[V]:
+            v = s[V]
+            rows.append(["tight loop >= %.0fx faster than memory_profiler" % T_VS_MPROF, label,
+                         "N=200,000: %.1fx (runs %.1f..%.1f), measured side by side"
+                         % (v["vs_mprof"], v["vs_mprof_min"], v["vs_mprof_max"]),
+                         verdict(v["vs_mprof"] >= T_VS_MPROF)])
+        s = get("tight2M", label)
+        if s and "vs_mprof_extrapolated" in s[V]:
+            rows.append(["", label, "N=2,000,000: %.1fx (memory_profiler extrapolated)" % s[V]["vs_mprof_extrapolated"],
+                         verdict(s[V]["vs_mprof_extrapolated"] >= T_VS_MPROF)])
+    for label, _, minor in pythons:
+        s = get("undecorated", label)
+        if s:
+            lim = T_UNDECORATED["3.11"] if minor <= 11 else T_UNDECORATED["3.12+"]
+            v = s[V]
+            rows.append(["undecorated code <= %d%% slower (3.11), <= %d%% (3.12+)"
+                         % (round((T_UNDECORATED["3.11"] - 1) * 100), round((T_UNDECORATED["3.12+"] - 1) * 100)),
+                         label, "%+.1f%% wall (runs %+.1f..%+.1f), %+.1f%% CPU"
+                         % ((v["ratio"] - 1) * 100, (v["ratio_min"] - 1) * 100, (v["ratio_max"] - 1) * 100,
+                            (v["cpu_ratio"] - 1) * 100),
+                         verdict(v["ratio"] <= lim)])
+    for label, _, minor in pythons:
+        s = get("calls", label)
+        if s:
+            v = s[V]
+            rows.append(["many calls of a tiny decorated function <= %.0fx plain" % T_CALLS, label,
+                         "%.1fx (%.2f us per call)" % (v["ratio"], v["extra_ms"] * 1e3 / 200000),
+                         verdict(v["ratio"] <= T_CALLS)])
+    for label, _, minor in pythons:
+        s = get("startup", label)
+        if s:
+            v = s[V]
+            rows.append(["agent loaded, nothing selected: startup <= +%.0f ms" % T_STARTUP_MS, label,
+                         "%+.2f ms (runs %+.2f..%+.2f)" % (v["extra_ms"], v["extra_ms_min"], v["extra_ms_max"]),
+                         verdict(v["extra_ms"] <= T_STARTUP_MS)])
+        s = get("steady", label)
+        if s:
+            v = s[V]
+            rows.append(["agent loaded, nothing selected: steady state within %d%%" % round((T_STEADY - 1) * 100),
+                         label, "%+.1f%% wall (runs %+.1f..%+.1f), %+.1f%% CPU"
+                         % ((v["ratio"] - 1) * 100, (v["ratio_min"] - 1) * 100, (v["ratio_max"] - 1) * 100,
+                            (v["cpu_ratio"] - 1) * 100),
+                         verdict(v["ratio"] <= T_STEADY)])
+    tot_b = tot_e = 0
+    worst = None
+    for w in WORKLOADS:
+        for label, _, _ in pythons:
+            s = get(w["key"], label)
+            if s and s[V].get("events") and s[V].get("bytes_per_event"):
+                tot_e += s[V]["events"]
+                tot_b += s[V]["events"] * s[V]["bytes_per_event"]
+                if worst is None or s[V]["bytes_per_event"] > worst[0]:
+                    worst = (s[V]["bytes_per_event"], w["key"], label)
+    if tot_e:
+        rows.append(["trace size <= %.0f bytes per line event on average" % T_BYTES, "all",
+                     "%.1f on average; worst %.1f (%s, %s)" % (tot_b / tot_e, worst[0], worst[1], worst[2]),
+                     verdict(tot_b / tot_e <= T_BYTES)])
+    if report:
+        rows.append(["report >= %.0f million line events per second" % (T_REPORT_EPS / 1e6), "C",
+                     "%.1f million/s (%s events in %.2f s)" % (report["eps"] / 1e6, "{:,}".format(report["events"]),
+                                                              report["wall"]),
+                     verdict(report["eps"] >= T_REPORT_EPS)])
+        rows.append(["report peak memory <= %.0f MiB for 10 million events" % T_REPORT_MIB, "C",
+                     "%.1f MiB" % report["peak_mib"], verdict(report["peak_mib"] <= T_REPORT_MIB)])
+    return rst_table(["target", "Python", "measured", "verdict"], rows)
+
+
+# ---------------------------------------------------------------------------
+
+def source_state():
+    """The commit the binaries were built from, and whether the agent's or
+    the report's sources had uncommitted changes."""
+    def git(*a):
+        return subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = [l[3:] for l in git("status", "--porcelain", "--", "preload", "collector", "report").splitlines()]
+    return head, dirty
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return dict(cpu=cpu, cores=os.cpu_count(), kernel=platform.release(),
+                os=(platform.freedesktop_os_release().get("PRETTY_NAME", "?")
+                    if hasattr(platform, "freedesktop_os_release") else "?"),
+                load=" ".join("%.2f" % x for x in os.getloadavg()))
+
+
+def mprof_version():
+    return subprocess.run([MPROF_PYTHON, "-c", "import memory_profiler as m, psutil as p; "
+                           "print(m.__version__, p.__version__)"],
+                          capture_output=True, text=True).stdout.split() or ["absent", ""]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a few runs of each, for trying the harness")
+    ap.add_argument("--only", default="", help="comma-separated workload keys (and 'report')")
+    ap.add_argument("--with-312", action="store_true", help="also pyenv's 3.12")
+    ap.add_argument("--output", help="where to write the table (default BENCHMARKS.rst, "
+                                     "or build/bench/BENCHMARKS.quick.rst with --quick or --only)")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    for needed in (BUILT_AGENT, BUILT_REPORT, FLOOR):
+        if not os.path.exists(needed):
+            raise SystemExit("bench: %s is missing: run make bench" % needed)
+    os.makedirs(os.path.join(WORK, "bin"), exist_ok=True)
+    for src, dst in ((BUILT_AGENT, AGENT), (BUILT_REPORT, REPORT)):
+        shutil.copy2(src, dst + ".tmp")
+        os.replace(dst + ".tmp", dst)
+    start = time.time()
+    info = machine_info()
+    info["head"], info["dirty"] = source_state()
+    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.75:
+        log("bench: warning: load average %.2f on %d cores: other jobs will blur the figures"
+            % (os.getloadavg()[0], os.cpu_count()))
+    pythons, notes = find_pythons(args.with_312)
+    for n in notes:
+        log("bench: note: " + n)
+    mver = mprof_version()
+    if mver[0] == "absent":
+        notes.append("memory_profiler: not importable by %s, its runs are skipped" % MPROF_PYTHON)
+        for w in WORKLOADS:
+            w["mprof"] = 0
+    all_results = {}
+    raw = {}
+    for w in WORKLOADS:
+        if only and w["key"] not in only:
+            continue
+        for label, path, minor in pythons:
+            log("bench: %s on %s" % (w["title"], label))
+            data = bench_workload(w, label, path, path == "/usr/bin/python3.11", args.quick)
+            raw["%s|%s" % (w["key"], label)] = data
+            all_results[(w["key"], label)] = summarize(w, data)
+    # memory_profiler at 2,000,000 iterations would take minutes: its
+    # per-event cost measured at 200,000 is extrapolated, and said so.
+    for w in WORKLOADS:
+        src = w.get("extrapolate_mprof_from")
+        if not src:
+            continue
+        for label, _, _ in pythons:
+            s, base = all_results.get((w["key"], label)), all_results.get((src, label))
+            if not s or not base or "memory_profiler" not in base:
+                continue
+            us = base["memory_profiler"]["us_per_event"]
+            ev = s[VARIANTS[0][0]]["events"]
+            est = s["plain"]["wall"] + us * ev / 1e6
+            s["mprof_extrapolated"] = dict(wall=est, ratio=est / s["plain"]["wall"], us_per_event=us)
+            for name, _ in VARIANTS:
+                s[name]["vs_mprof_extrapolated"] = est / s[name]["wall"]
+    report = None
+    if not only or "report" in only:
+        log("bench: memprof-report on a synthetic trace")
+        report = bench_report(args.quick)
+    elapsed = time.time() - start
+    info["load_end"] = " ".join("%.2f" % x for x in os.getloadavg())
+
+    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args)
+    print(tables)
+    out = args.output or (os.path.join(WORK, "BENCHMARKS.quick.rst") if (args.quick or only) else OUT_RST)
+    with open(out, "w") as f:
+        f.write(tables)
+    with open(os.path.join(WORK, "results.json"), "w") as f:
+        json.dump(dict(raw=raw, summary={"%s|%s" % k: v for k, v in all_results.items()}, report=report,
+                       info=info), f, indent=1, default=str)
+    log("bench: written to %s (raw figures in %s) in %.0f s" % (out, os.path.join(WORK, "results.json"), elapsed))
+
+
+def render(info, pythons, notes, mver, all_results, report, elapsed, args):
+    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    L = []
+    L.append("memprof benchmarks")
+    L.append("==================")
+    L.append("")
+    L.append("Written by ``make bench`` (``bench/run.py``; how the figures are taken:")
+    L.append("``bench/README``). Do not edit by hand: run it again.%s" % (
+        " **Quick run: too few runs to trust.**" if args.quick else ""))
+    L.append("")
+    L.append("Machine")
+    L.append("-------")
+    L.append("")
+    L.append("- date: %s; the whole run took %.0f s" % (date, elapsed))
+    L.append("- CPU: %s, %d cores; kernel %s; %s" % (info["cpu"], info["cores"], info["kernel"], info["os"]))
+    L.append("- load average at the start %s, at the end %s (a shared machine: other jobs ran meanwhile)"
+             % (info["load"], info["load_end"]))
+    L.append("- memprof built from commit %s%s" % (info["head"], (
+        " with uncommitted changes in %d files of preload/, collector/, report/" % len(info["dirty"])
+        if info["dirty"] else "")))
+    L.append("- Pythons: %s" % "; ".join("%s ``%s``" % (label, path) for label, path, _ in pythons))
+    for n in notes:
+        L.append("- note: %s" % n)
+    L.append("- memory_profiler %s (psutil %s) under ``%s`` (Debian's 3.11 only)" % (mver[0], mver[-1], MPROF_PYTHON))
+    L.append("- memprof variants: %s" % "; ".join("%s %s" % (n, json.dumps(e) if e else "(default settings)")
+                                                  for n, e in VARIANTS))
+    L.append("")
+    L.append("Workloads")
+    L.append("---------")
+    L.append("")
+    L.append("Wall time of the whole process, median of ``runs`` runs; plain, memprof and")
+    L.append("memory_profiler interleaved run by run. ``x plain`` and ``vs memory_profiler``")
+    L.append("are medians of the per-repetition ratios (runs of the same repetition ran back")
+    L.append("to back). ``us/event`` is (memprof - plain) / events, per repetition, with")
+    L.append("``events`` the trace's lines that start with ``[`` (call, line and return")
+    L.append("events): everything the agent costs (start-up, tracing, writing) is charged to")
+    L.append("the events. On memory_profiler's rows it is its own per-event cost")
+    L.append("(same event count). ``bytes/event``: trace size / events, the")
+    L.append("definitions included. memory_profiler's run counts are lower where a run")
+    L.append("takes tens of seconds; at N=2,000,000 it is not run at all: its row is")
+    L.append("plain + its per-event cost measured at N=200,000 x the events, labelled")
+    L.append("extrapolated.")
+    L.append("")
+    L.append(workload_rows(all_results, pythons))
+    L.append("")
+    fl = floor_rows(all_results, pythons)
+    if fl.count("\n") > 3:
+        L.append("The one-syscall floor")
+        L.append("---------------------")
+        L.append("")
+        L.append("``build/bench/floor`` (``bench/floor.c``), run once per repetition of the")
+        L.append("N=200,000 tight loop: nanoseconds per call, in C, of what the agent does per")
+        L.append("event at the least (``pread`` of a kept-open ``/proc/self/statm`` and")
+        L.append("``clock_gettime``), and for scale a bare system call (``getppid``) and")
+        L.append("``getrusage``. The agent's ``us/event`` above minus this floor is what")
+        L.append("the interpreter's tracing, the agent's code and the writes cost.")
+        L.append("")
+        L.append(fl)
+        L.append("")
+    if report:
+        L.append("memprof-report")
+        L.append("--------------")
+        L.append("")
+        L.append("``build/memprof-report`` on a synthetic trace (``build/bench/report-*.jsonl``,")
+        L.append("generated once; the agent's format for ``bench/workloads/tight.py``), output")
+        L.append("to /dev/null; peak RSS from ``/usr/bin/time -f %%M``; median of %d runs." % report["runs"])
+        L.append("")
+        L.append(rst_table(["events", "trace MiB", "wall (s, median)", "CPU (s)", "events/s (median)",
+                            "events/s (slowest run)", "peak RSS (MiB, max)"],
+                           [["{:,}".format(report["events"]), "%.0f" % (report["bytes"] / 2**20),
+                             "%.2f" % report["wall"], "%.2f" % report["cpu"],
+                             "{:,.0f}".format(report["eps"]), "{:,.0f}".format(report["eps_min"]),
+                             "%.1f" % report["peak_mib"]]]))
+        L.append("")
+    L.append("Targets")
+    L.append("-------")
+    L.append("")
+    L.append(targets(all_results, pythons, report))
+    L.append("")
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+/*
+ * rank: see rank.h.  qsort is not stable, so the table order is part of the
+ * key (the position in the list before sorting).
+ */
+#include "rank.h"
+
+#include <stdlib.h>
+
+typedef struct keyed {
+    line_ref_t ref;
+    size_t order;
+    double key;
+} keyed_t;
+
+static int costlier_first(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+int rank_lines(const model_t *m, bool by_peak, line_ref_t **out, size_t *n)
+{
+    keyed_t *k = NULL;
+    size_t count = 0, cap = 0, i, j;
+    int line;
+
+    for (i = 0; i < m->nsections; i++) {
+        const section_t *s = m->sections[i];
+        for (j = 0; j < s->ntables; j++) {
+            const func_table_t *t = &s->tables[j];
+            if (!t->measured)
+                continue;
+            for (line = t->min_seen; line <= t->max_seen; line++) {
+                const line_row_t *row = table_row(t, line);
+                if (!row || (by_peak && !row->has_peak))
+                    continue;
+                if (count == cap) {
+                    keyed_t *p;
+                    cap = cap ? cap * 2 : 64;
+                    p = realloc(k, cap * sizeof *p);
+                    if (!p) {
+                        free(k);
+                        return -1;
+                    }
+                    k = p;
+                }
+                k[count] = (keyed_t){.ref = {s, t, line, row}, .order = count,
+                                     .key = by_peak ? (double)row->peak : row->inc};
+                count++;
+            }
+        }
+    }
+    if (count)
+        qsort(k, count, sizeof *k, costlier_first);
+    *out = malloc((count ? count : 1) * sizeof **out);
+    if (!*out) {
+        free(k);
+        return -1;
+    }
+    for (i = 0; i < count; i++)
+        (*out)[i] = k[i].ref;
+    *n = count;
+    free(k);
+    return 0;
+}
