@@ -592,3 +592,41 @@ def test_make_install(tmp_path):
               tmp_path, {k: v for k, v in os.environ.items() if not k.startswith("MEMPROF_")})
     assert out.returncode == 0, out.stderr
     check_seed_table(out.stdout)
+
+
+def test_spawn_pool_and_forked_child_are_sections(tmp_path):
+    write(tmp_path, "pool.py", """\
+        import multiprocessing as mp, os
+
+        @profile
+        def work(n):
+            block = [0] * n
+            return len(block)
+
+        if __name__ == "__main__":
+            with mp.get_context("spawn").Pool(2) as pool:
+                assert pool.map(work, [10000] * 4) == [10000] * 4
+            pid = os.fork()
+            if pid == 0:
+                work(5)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            work(7)
+    """)
+    trace = tmp_path / "t.jsonl"
+    out = run([DEBIAN_PYTHON, "pool.py"], tmp_path, agent_env(trace))
+    assert out.returncode == 0, out.stderr
+    headers = [r for r in records(trace) if r["k"] == "memprof"]
+    parents = [h for h in headers if h["argv"] == ["pool.py"] and h["ppid"] not in
+               {x["pid"] for x in headers}]
+    assert len(parents) == 1, headers
+    parent = parents[0]["pid"]
+    forked = [h for h in headers if h["ppid"] == parent and h["argv"] == ["pool.py"]]
+    spawned = [h for h in headers if h["pid"] != parent and h not in forked]
+    assert all(h["argv"] != ["pool.py"] for h in spawned)
+    assert forked and spawned, headers
+    text = report(trace)
+    counts = [rows[5][2] for _, rows, _ in tables(text)]
+    assert sum(counts) == 4 + 1 + 1, text       # 4 pool tasks, the fork child, the parent
+    headings = {heading for _, _, heading in tables(text)}
+    assert len(headings) >= 3 and all(h and h.startswith("Process ") for h in headings)
