@@ -16,8 +16,7 @@
 /* Samples are written at least this often, which bounds what a SIGKILL
  * can take away. */
 #define FLUSH_NS 1000000000ull
-/* Off until memprof-report reads samples; then 10 ms. */
-#define SAMPLER_DEFAULT_NS 0
+#define SAMPLER_DEFAULT_NS 10000000ull       /* 10 ms */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t thread;

@@ -190,8 +190,18 @@ def test_non_python_programs_unchanged(tmp_path):
     assert out.stdout == "hi\n" and out.stderr == ""
 
 
-def test_python_without_profile_leaves_nothing(tmp_path):
+def test_python_without_profile_is_sampled_only(tmp_path):
+    # Memory over time is recorded whether or not anything is profiled...
     out = run([DEBIAN_PYTHON, "-c", "print(sum(range(10)))"], tmp_path, agent_env())
+    assert (out.returncode, out.stdout, out.stderr) == (0, "45\n", "")
+    traces = list(tmp_path.iterdir())
+    assert len(traces) == 1 and traces[0].name.startswith("memprof.")
+    lines = traces[0].read_text().splitlines()
+    assert lines[0].startswith('{"k":"memprof"') and any(l.startswith("[3,") for l in lines)
+    traces[0].unlink()
+    # ... and without sampling nothing at all is left behind.
+    out = run([DEBIAN_PYTHON, "-c", "print(sum(range(10)))"], tmp_path,
+              agent_env(MEMPROF_INTERVAL="off"))
     assert (out.returncode, out.stdout, out.stderr) == (0, "45\n", "")
     assert list(tmp_path.iterdir()) == []
 

@@ -129,6 +129,6 @@ def test_no_selection_costs_nothing_visible(tmp_path):
     # Patterns that match nothing: no tables, no trace left behind, output unchanged.
     write(tmp_path, "nodeco.py", PROGRAM)
     out = run([DEBIAN_PYTHON, "nodeco.py"], tmp_path,
-              agent_env(tmp_path / "t.jsonl", MEMPROF_FILES="nothing*.py"))
+              agent_env(tmp_path / "t.jsonl", MEMPROF_FILES="nothing*.py", MEMPROF_INTERVAL="off"))
     assert (out.returncode, out.stdout, out.stderr) == (0, "3000 [0, 1, 4]\n", "")
     assert not (tmp_path / "t.jsonl").exists()
