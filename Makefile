@@ -30,7 +30,7 @@ REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o)
 # Unit tests: test_collector*.c link the collector (no Python needed), the
 # others the report.
 COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o \
-                     $(B)/collector/agg.o $(B)/collector/peak.o
+                     $(B)/collector/agg.o $(B)/collector/peak.o $(B)/collector/heap.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -187,6 +187,9 @@ $(SAN)/memprof-report: $(SAN)/report/main.o $(SAN_REPORT_OBJ)
 	$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN)/report/main.o $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
 $(SAN)/tests/test_collector: tests/unit/test_collector.c $(SAN_COLLECTOR_OBJ) | $(SAN)/tests
 	$(SAN_CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(SAN_COLLECTOR_OBJ) -ljansson
+# Heap accounting's counters alone, as $(B)/tests/test_heap.
+$(SAN)/tests/test_heap: tests/unit/test_heap.c $(SAN)/collector/heap.o | $(SAN)/tests
+	$(SAN_CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(SAN)/collector/heap.o -lpthread
 $(SAN)/tests/%: tests/unit/%.c $(SAN_REPORT_OBJ) | $(SAN)/tests
 	$(SAN_CC) $(REPORT_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
 $(SAN)/report $(SAN)/collector $(SAN)/tests:

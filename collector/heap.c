@@ -128,12 +128,11 @@ void heap_enable(bool on)
 
 void heap_interval_take(struct heap_interval *out)
 {
-    struct heap_thread *t = &heap_thread_;
     /* Exchanges, so that what a signal handler counts between reading and
      * resetting is not lost. */
-    out->alloc = __atomic_exchange_n(&t->alloc, 0, __ATOMIC_RELAXED);
-    out->freed = __atomic_exchange_n(&t->freed, 0, __ATOMIC_RELAXED);
-    out->heap_peak = __atomic_exchange_n(&t->peak, 0, __ATOMIC_RELAXED);
+    out->alloc = __atomic_exchange_n(&heap_thread_.alloc, 0, __ATOMIC_RELAXED);
+    out->freed = __atomic_exchange_n(&heap_thread_.freed, 0, __ATOMIC_RELAXED);
+    out->heap_peak = __atomic_exchange_n(&heap_thread_.peak, 0, __ATOMIC_RELAXED);
     if (out->heap_peak < out->alloc - out->freed)
         out->heap_peak = out->alloc - out->freed;
 }

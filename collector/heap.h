@@ -70,23 +70,21 @@ static inline void heap_add_own_(int64_t *p, int64_t v)
 /* A block of n (usable) bytes was allocated / freed by this thread. */
 static inline void heap_count_alloc(size_t n)
 {
-    struct heap_thread *t = &heap_thread_;
-    heap_add_own_(&t->alloc, (int64_t)n);
-    int64_t d = t->alloc - t->freed;
-    if (d > t->peak)
-        t->peak = d;
-    if (__builtin_expect(t->live != NULL, 1))
-        heap_add_own_(t->live, (int64_t)n);
+    heap_add_own_(&heap_thread_.alloc, (int64_t)n);
+    int64_t d = heap_thread_.alloc - heap_thread_.freed;
+    if (d > heap_thread_.peak)
+        heap_thread_.peak = d;
+    if (__builtin_expect(heap_thread_.live != NULL, 1))
+        heap_add_own_(heap_thread_.live, (int64_t)n);
     else
         heap_live_add((int64_t)n);
 }
 
 static inline void heap_count_free(size_t n)
 {
-    struct heap_thread *t = &heap_thread_;
-    heap_add_own_(&t->freed, (int64_t)n);
-    if (__builtin_expect(t->live != NULL, 1))
-        heap_add_own_(t->live, -(int64_t)n);
+    heap_add_own_(&heap_thread_.freed, (int64_t)n);
+    if (__builtin_expect(heap_thread_.live != NULL, 1))
+        heap_add_own_(heap_thread_.live, -(int64_t)n);
     else
         heap_live_add(-(int64_t)n);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "rss.h"
 #include "trace.h"
 #include "writer.h"
@@ -61,13 +62,17 @@ static void take_sample(void)
 {
     int64_t rss = rss_now();
     uint64_t t = trace_clock();
-    char *p = writer_reserve(&w, 64);
+    char *p = writer_reserve(&w, 96);
     if (!p || rss < 0)
         return;
     memcpy(p, "[3,", 3);
     p = fmt_i64(p + 3, rss);
     *p++ = ',';
     p = fmt_u64(p, t);
+    if (heap_enabled()) {
+        *p++ = ',';
+        p = fmt_i64(p, heap_live());
+    }
     *p++ = ']';
     *p++ = '\n';
     writer_commit(&w, p);

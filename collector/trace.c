@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "heap.h"
 #include "peak.h"
 #include "rss.h"
 #include "warn.h"
@@ -452,6 +453,12 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
 {
     if (!recording)
         return;
+    /* The thread's heap interval ends here, before this function's own
+     * records (a section, a thread's name) can allocate. */
+    struct heap_interval heap;
+    bool with_heap = heap_enabled();
+    if (with_heap)
+        heap_interval_take(&heap);
     if (!section_open)
         open_section();
     int64_t rss = rss_now();
@@ -480,9 +487,17 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     p = fmt_i64(p, rss);
     *p++ = ',';
     p = fmt_u64(p, t);
-    if (with_peak) {
+    if (with_peak || with_heap) {
         *p++ = ',';
-        p = fmt_i64(p, peak_take(rss));
+        p = fmt_i64(p, with_peak ? peak_take(rss) : rss);
+    }
+    if (with_heap) {
+        *p++ = ',';
+        p = fmt_i64(p, heap.alloc);
+        *p++ = ',';
+        p = fmt_i64(p, heap.freed);
+        *p++ = ',';
+        p = fmt_i64(p, heap.heap_peak);
     }
     *p++ = ']';
     *p++ = '\n';

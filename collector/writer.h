@@ -21,7 +21,7 @@
 
 #define WRITER_BUF_SIZE (64 * 1024)
 /* The longest record the hot path appends in one go. */
-#define WRITER_MAX_EVENT 128
+#define WRITER_MAX_EVENT 192
 
 typedef struct writer {
     int fd;             /* -1 when off */

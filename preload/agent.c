@@ -51,6 +51,7 @@ static struct {
     bool fork_child;        /* forked, and not yet seen running Python */
     uint64_t interval_ns;   /* MEMPROF_INTERVAL; 0: no sampling */
     bool peak;              /* MEMPROF_PEAK */
+    bool heap;              /* MEMPROF_HEAP (implies the peak) */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -160,10 +161,13 @@ static bool configure(void)
 {
     if (!configure_aggregate())
         return false;
-    const char *peak = getenv("MEMPROF_PEAK");
+    const char *peak = getenv("MEMPROF_PEAK"), *heap = getenv("MEMPROF_HEAP");
     if (peak && *peak && strcmp(peak, "0") && strcmp(peak, "1"))
         return warn("MEMPROF_PEAK must be 1 or 0; memprof is off");
-    agent.peak = peak && !strcmp(peak, "1");
+    if (heap && *heap && strcmp(heap, "0") && strcmp(heap, "1"))
+        return warn("MEMPROF_HEAP must be 1 or 0; memprof is off");
+    agent.heap = heap && !strcmp(heap, "1");
+    agent.peak = agent.heap || (peak && !strcmp(peak, "1"));
     if (!sampler_parse_interval(getenv("MEMPROF_INTERVAL"), &agent.interval_ns))
         return warn("MEMPROF_INTERVAL must be a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off; memprof is off");
     const char *fd_env = getenv("MEMPROF_FD");
@@ -256,7 +260,7 @@ static void install(void)
     if (!recording)
         trace_stop();
     agent.state = recording ? RECORDING : OFF;
-    heap_enable(recording);     /* heap accounting only while a trace is recorded */
+    heap_enable(recording && agent.heap);   /* only while a trace is recorded */
     py.Err_Restore(type, value, tb);
 }
 
@@ -416,7 +420,7 @@ __attribute__((constructor)) static void agent_load(void)
         agent.state = OFF;
     /* Heap accounting from here, so that the interpreter's start counts too;
      * until then the allocation hooks only forward (interpose_alloc.c). */
-    if (agent.state == WAITING && agent.configured)
+    if (agent.state == WAITING && agent.configured && agent.heap)
         heap_enable(true);
 }
 

@@ -97,7 +97,7 @@ static int apply(loader_t *l, const record_t *rec)
         rc = section_define_code(l->cur, rec, &err);
         break;
     case RECORD_THREAD:
-        rc = section_switch_thread(l->cur, rec->u.thread.id, &err);
+        rc = section_switch_thread(l->cur, rec->u.thread.id, rec->u.thread.name, &err);
         break;
     case RECORD_TABLE:
         rc = section_apply_table(l->cur, rec, &err);

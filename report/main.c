@@ -50,6 +50,11 @@ static const char usage_text[] =
     "                       list; csv: those rows only; html: N top lines)\n"
     "  --diff               compare two traces of one program: memprof-report\n"
     "                       --diff OLD NEW (text, or --format json)\n"
+    "  --mode MODE          compat (default): memory_profiler's arithmetic;\n"
+    "                       exact: each line is charged the RSS after it minus\n"
+    "                       the RSS before it, in its own frame\n"
+    "  --threads HOW        merge (default): one table per function for all its\n"
+    "                       threads; split: a table per function and thread\n"
     "  -h, --help           show this help and exit\n"
     "      --version        show the version and exit\n"
     "\n"
@@ -63,7 +68,7 @@ static const char usage_text[] =
     "\n"
     "See memprof-report(1).\n";
 
-enum { OPT_PRECISION = 256, OPT_VERSION, OPT_FORMAT, OPT_PLOT, OPT_TOP, OPT_DIFF };
+enum { OPT_PRECISION = 256, OPT_VERSION, OPT_FORMAT, OPT_PLOT, OPT_TOP, OPT_DIFF, OPT_MODE, OPT_THREADS };
 
 typedef enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML } format_t;
 
@@ -163,12 +168,14 @@ int main(int argc, char **argv)
         {"plot", required_argument, NULL, OPT_PLOT},
         {"top", required_argument, NULL, OPT_TOP},
         {"diff", no_argument, NULL, OPT_DIFF},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {NULL, 0, NULL, 0},
     };
     render_options_t ro = {.precision = 3};
     const char *output = NULL, *plot = NULL;
     format_t format = FORMAT_TEXT;
-    bool diff = false;
+    bool diff = false, exact = false, split = false;
     FILE *out = stdout;
     source_cache_t sources;
     model_t model, old_model;
@@ -200,6 +207,16 @@ int main(int argc, char **argv)
             break;
         case OPT_DIFF:
             diff = true;
+            break;
+        case OPT_MODE:
+            if (strcmp(optarg, "compat") && strcmp(optarg, "exact"))
+                return usage_error("--mode: '%s' is not compat or exact", optarg);
+            exact = !strcmp(optarg, "exact");
+            break;
+        case OPT_THREADS:
+            if (strcmp(optarg, "merge") && strcmp(optarg, "split"))
+                return usage_error("--threads: '%s' is not merge or split", optarg);
+            split = !strcmp(optarg, "split");
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -233,6 +250,8 @@ int main(int argc, char **argv)
     progress_init(&progress, stderr, isatty(STDERR_FILENO));
     model_init(&model);
     model_init(&old_model);
+    model.opt.exact = old_model.opt.exact = exact;
+    model.opt.split_threads = old_model.opt.split_threads = split;
     for (i = optind; i < argc; i++) {
         model_t *into = diff && i == optind ? &old_model : &model;
         if (load_trace_progress(into, argv[i], &diag, &progress) == LOAD_NO_MEMORY ||

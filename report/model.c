@@ -50,6 +50,8 @@ void model_init(model_t *m)
     m->sections = NULL;
     m->nsections = 0;
     m->cap = 0;
+    m->opt.exact = false;
+    m->opt.split_threads = false;
 }
 
 static void section_destroy(section_t *s)
@@ -64,6 +66,8 @@ static void section_destroy(section_t *s)
         table_destroy(&s->tables[i]);
     for (i = 0; i < s->nthreads; i++) {
         free(s->threads[i].stack);
+        free(s->threads[i].rss_before);
+        free(s->threads[i].name);
         free(s->threads[i].span_depth);
         free(s->threads[i].span_start);
     }
@@ -136,6 +140,7 @@ section_t *model_add_section(model_t *m, const char *trace, long long pid, long 
     if (!s)
         return NULL;
     s->trace = trace;
+    s->opt = m->opt;
     s->pid = pid;
     s->ppid = ppid;
     s->command = argv ? join_argv(argv) : strdup("");
@@ -296,17 +301,19 @@ int section_define_code(section_t *s, const record_t *rec, record_error_t *err)
     return 0;
 }
 
-int section_switch_thread(section_t *s, long long id, record_error_t *err)
+int section_switch_thread(section_t *s, long long id, const char *name, record_error_t *err)
 {
     if (id < 0 || id > MODEL_MAX_ID)
         return bad(err, "thread id %lld is out of range (0..%d)", id, MODEL_MAX_ID);
     if (grow_to((void **)&s->threads, &s->nthreads, id, sizeof *s->threads))
         return MODEL_NO_MEMORY;
     s->thread = (size_t)id;
+    if (name && !s->threads[id].name && !(s->threads[id].name = strdup(name)))
+        return MODEL_NO_MEMORY;
     return 0;
 }
 
-static int push_line(thread_state_t *th, int line)
+static int push_line(thread_state_t *th, int line, long long rss)
 {
     if (th->depth == th->cap) {
         size_t cap = th->cap ? th->cap * 2 : 64;
@@ -314,10 +321,62 @@ static int push_line(thread_state_t *th, int line)
         if (!p)
             return MODEL_NO_MEMORY;
         th->stack = p;
+        long long *r = realloc(th->rss_before, cap * sizeof *r);
+        if (!r)
+            return MODEL_NO_MEMORY;
+        th->rss_before = r;
         th->cap = cap;
     }
+    th->rss_before[th->depth] = rss;
     th->stack[th->depth++] = line;
     return 0;
+}
+
+/* --threads split: the table of function table BASE for the current
+ * thread, created on its first event. Returns its index, or -1. */
+static long long thread_table(section_t *s, size_t base)
+{
+    func_table_t *b = &s->tables[base];
+    size_t th = s->thread;
+    if (th < b->nby_thread && b->by_thread[th])
+        return (long long)b->by_thread[th] - 1;
+    if (grow_to((void **)&b->by_thread, &b->nby_thread, (long long)th, sizeof *b->by_thread))
+        return -1;
+    if (s->ntables == s->tables_cap) {
+        size_t cap = s->tables_cap * 2;
+        func_table_t *p = realloc(s->tables, cap * sizeof *p);
+        if (!p)
+            return -1;
+        s->tables = p;
+        s->tables_cap = cap;
+        b = &s->tables[base];
+    }
+    func_table_t *t = &s->tables[s->ntables];
+    if (table_init(t, b->code_id, b->file_id, b->name, b->has_lines, b->first_line, b->last_line))
+        return -1;
+    t->thread = (long long)th;
+    const char *name = th < s->nthreads ? s->threads[th].name : NULL;
+    if (name && !(t->thread_name = strdup(name)))
+        return -1;
+    b->by_thread[th] = ++s->ntables;
+    return (long long)s->ntables - 1;
+}
+
+/* Charges LINE of table T with this event, by the rule --mode chose.
+ * BEFORE is the RSS when the line began in its frame, or -1 if unknown. */
+static int charge_line(section_t *s, thread_state_t *th, func_table_t *t, int line,
+                       const event_t *ev, long long before)
+{
+    double mem = (double)ev->rss / 1048576.0;
+    int rc;
+
+    if (s->opt.exact)
+        rc = table_record_delta(t, line, mem, before < 0 ? 0.0 : (double)(ev->rss - before) / 1048576.0);
+    else
+        rc = table_record_line(t, line, th->prev_line, mem);
+    if (!rc)
+        table_charge_extra(t, line, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
+    return rc;
 }
 
 static int record_rc(int rc, long long line, record_error_t *err)
@@ -406,7 +465,6 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
     thread_state_t *th = &s->threads[s->thread];
     const code_def_t *c;
     func_table_t *t;
-    double mem;
     int line, charged, rc;
 
     if (ev->kind == EVENT_SAMPLE) {
@@ -418,34 +476,47 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
     if (ev->line > INT_MAX)
         return bad(err, "line number %lld is out of range", ev->line);
     c = &s->codes[ev->code];
-    t = &s->tables[c->table];
     line = (int)ev->line;
-    mem = (double)ev->rss / 1048576.0;
     note_memory(s, ev);
     if (c->registered && ev->kind != EVENT_LINE && (rc = track_span(s, th, c->table, ev)))
         return rc;
+    if (s->opt.split_threads && ev->kind != EVENT_CALL) {
+        long long k = thread_table(s, c->table);
+        if (k < 0)
+            return MODEL_NO_MEMORY;
+        th = &s->threads[s->thread];
+        t = &s->tables[k];
+    } else {
+        t = &s->tables[c->table];
+    }
 
     switch (ev->kind) {
     case EVENT_CALL:
-        return push_line(th, line);
+        return push_line(th, line, ev->rss);
     case EVENT_LINE:
         /* With an empty stack (a section that starts mid-call, as a forked
          * child does) the event's own line stands in for the frame's. */
         charged = th->depth ? th->stack[th->depth - 1] : line;
-        rc = table_record_line(t, charged, th->prev_line, mem);
+        rc = charge_line(s, th, t, charged, ev, th->depth ? th->rss_before[th->depth - 1] : -1);
         if (rc)
             return record_rc(rc, charged, err);
-        table_charge_extra(t, charged, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
         th->prev_line = charged;
-        if (th->depth)
+        if (th->depth) {
             th->stack[th->depth - 1] = line;
+            th->rss_before[th->depth - 1] = ev->rss;
+        }
         return 0;
     case EVENT_RETURN:
-        charged = th->depth ? th->stack[--th->depth] : line;
-        rc = table_record_line(t, charged, th->prev_line, mem);
+        if (th->depth) {
+            th->depth--;
+            charged = th->stack[th->depth];
+            rc = charge_line(s, th, t, charged, ev, th->rss_before[th->depth]);
+        } else {
+            charged = line;
+            rc = charge_line(s, th, t, charged, ev, -1);
+        }
         if (rc)
             return record_rc(rc, charged, err);
-        table_charge_extra(t, charged, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
         th->prev_line = charged;
         return 0;
     default:
@@ -497,6 +568,67 @@ static int by_start(const void *a, const void *b)
     return x->table < y->table ? -1 : x->table > y->table;
 }
 
+/* --threads split: each function's per-thread tables take its place, in
+ * registration order and then thread order; its all-threads table stays
+ * only if something was charged to it (a table snapshot). Spans follow
+ * their tables. */
+static int split_order(section_t *s)
+{
+    size_t cap = s->ntables ? s->ntables : 1;
+    func_table_t *out = malloc(cap * sizeof *out);
+    size_t *new_index = malloc(cap * sizeof *new_index);
+    bool *keep = calloc(cap, sizeof *keep);
+    size_t n = 0, i, k;
+
+    if (!out || !new_index || !keep) {
+        free(out);
+        free(new_index);
+        free(keep);
+        return MODEL_NO_MEMORY;
+    }
+    /* Where each table goes. */
+    for (i = 0; i < s->ntables; i++) {
+        const func_table_t *b = &s->tables[i];
+        if (b->thread >= 0)
+            continue;
+        new_index[i] = n;
+        if (b->measured || !b->nby_thread) {
+            keep[i] = true;
+            n++;
+        }
+        for (k = 0; k < b->nby_thread; k++)
+            if (b->by_thread[k]) {
+                keep[b->by_thread[k] - 1] = true;
+                new_index[b->by_thread[k] - 1] = n++;
+            }
+    }
+    for (i = 0; i < s->nspans; i++) {
+        span_t *sp = &s->spans[i];
+        const func_table_t *b = &s->tables[sp->table];
+        if (sp->thread >= 0 && (size_t)sp->thread < b->nby_thread && b->by_thread[sp->thread])
+            sp->table = new_index[b->by_thread[sp->thread] - 1];
+        else
+            sp->table = new_index[sp->table];
+    }
+    /* Move them there; the per-thread index is of no use any more. */
+    for (i = 0; i < s->ntables; i++) {
+        func_table_t *t = &s->tables[i];
+        free(t->by_thread);
+        t->by_thread = NULL;
+        t->nby_thread = 0;
+        if (keep[i])
+            out[new_index[i]] = *t;
+        else
+            table_destroy(t);
+    }
+    free(s->tables);
+    free(new_index);
+    free(keep);
+    s->tables = out;
+    s->ntables = s->tables_cap = n;
+    return 0;
+}
+
 int model_finish(model_t *m)
 {
     size_t i, th, k;
@@ -516,6 +648,8 @@ int model_finish(model_t *m)
         }
         if (s->nspans > 1)
             qsort(s->spans, s->nspans, sizeof *s->spans, by_start);
+        if (s->opt.split_threads && split_order(s))
+            return MODEL_NO_MEMORY;
     }
     return 0;
 }

@@ -46,7 +46,9 @@ typedef struct code_def {
  * the spans. */
 typedef struct thread_state {
     int *stack;
+    long long *rss_before;  /* --mode exact: RSS when each frame's line began */
     size_t depth, cap;
+    char *name;             /* from the thread record, or NULL */
     int prev_line;          /* 0 = none yet */
     unsigned *span_depth;   /* indexed by table */
     long long *span_start;  /* ns, valid where span_depth > 0 */
@@ -62,8 +64,15 @@ typedef struct span {
     bool open;              /* the trace ended before it returned */
 } span_t;
 
+/* How events become numbers (memprof-report --mode, --threads). */
+typedef struct model_options {
+    bool exact;             /* charge RSS after minus before, per frame */
+    bool split_threads;     /* a table per function and thread */
+} model_options_t;
+
 typedef struct section {
     const char *trace;      /* the trace file it came from */
+    model_options_t opt;
     long long pid, ppid;
     char *command;          /* argv joined by spaces */
     char **argv;            /* the header's argv, ARGC strings */
@@ -95,6 +104,7 @@ typedef struct section {
 typedef struct model {
     section_t **sections;   /* order of their headers */
     size_t nsections, cap;
+    model_options_t opt;    /* for the sections added from now on */
 } model_t;
 
 void model_init(model_t *m);
@@ -120,7 +130,8 @@ void model_truncate(model_t *m, size_t n);
  * or MODEL_NO_MEMORY. */
 int section_define_file(section_t *s, const record_t *rec, record_error_t *err);
 int section_define_code(section_t *s, const record_t *rec, record_error_t *err);
-int section_switch_thread(section_t *s, long long id, record_error_t *err);
+/* NAME (may be NULL) is the thread's name, given on its first record. */
+int section_switch_thread(section_t *s, long long id, const char *name, record_error_t *err);
 
 /* Applies one event to the current thread's state and its code's table. */
 int section_apply_event(section_t *s, const event_t *ev, record_error_t *err);

@@ -310,7 +310,8 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
         return parse_code(rec, o, err);
     if (strcmp(k, "thread") == 0) {
         rec->kind = RECORD_THREAD;
-        return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err);
+        return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err) ||
+               get_str(o, "thread", "name", false, &rec->u.thread.name, err);
     }
     if (strcmp(k, "table") == 0)
         return parse_table(rec, o, err);

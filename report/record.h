@@ -89,6 +89,7 @@ typedef struct record {
         } code;
         struct {
             long long id;
+            const char *name;       /* or NULL */
         } thread;
         struct {
             long long top;

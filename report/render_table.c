@@ -4,6 +4,7 @@
  * same digits as memory_profiler, "-0.000" included.
  */
 #include "render_table.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,16 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     int first, last;
     long long line;
 
-    fprintf(out, "Filename: %s\n\n", filename);
+    fputs("Filename: ", out);
+    fputs_safe(out, filename);
+    fputc('\n', out);
+    /* --threads split: which thread this table is of. */
+    if (t->thread >= 0) {
+        fputs("Thread: ", out);
+        fputs_safe(out, t->thread_name ? t->thread_name : "");
+        fprintf(out, " (%lld)\n", t->thread);
+    }
+    fputc('\n', out);
     write_header(out, o);
     table_line_range(t, &first, &last);
     for (line = first; line <= last; line++) {
@@ -103,8 +113,9 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
             if (o->heap)
                 fprintf(out, "%39s", "");
         }
+        /* The line's own newline is not part of text. */
         if (src && source_line(src, (int)line, &text, &len))
-            fwrite(text, 1, len, out);
+            text_terminal(out, text, len);
         fputc('\n', out);
     }
     fputs("\n\n", out);
@@ -119,7 +130,11 @@ int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
         const section_t *s = m->sections[i];
 
         if (m->nsections > 1)
-            fprintf(out, "Process %lld (parent %lld): %s\n\n", s->pid, s->ppid, s->command);
+        {
+            fprintf(out, "Process %lld (parent %lld): ", s->pid, s->ppid);
+            fputs_safe(out, s->command);
+            fputs("\n\n", out);
+        }
         for (j = 0; j < s->ntables; j++) {
             const func_table_t *t = &s->tables[j];
             const file_def_t *f = section_file(s, t->file_id);

@@ -20,6 +20,7 @@ int table_init(func_table_t *t, long long code_id, long long file_id, const char
     t->first_line = first_line;
     t->last_line = last_line;
     t->base = has_lines ? first_line : 0;
+    t->thread = -1;
     return 0;
 }
 
@@ -27,9 +28,14 @@ void table_destroy(func_table_t *t)
 {
     free(t->name);
     free(t->rows);
+    free(t->thread_name);
+    free(t->by_thread);
     t->name = NULL;
     t->rows = NULL;
+    t->thread_name = NULL;
+    t->by_thread = NULL;
     t->nrows = 0;
+    t->nby_thread = 0;
 }
 
 const line_row_t *table_row(const func_table_t *t, int line)
@@ -98,13 +104,19 @@ int table_record_line(func_table_t *t, int line, int prev_line, double mem)
 {
     const line_row_t *prev = prev_line ? table_row(t, prev_line) : NULL;
     double base = prev ? prev->max : 0;
+
+    return table_record_delta(t, line, mem, mem - base);
+}
+
+int table_record_delta(func_table_t *t, int line, double mem, double delta)
+{
     line_row_t *row;
     int why = 0;
 
     row = row_for(t, line, &why);
     if (!row)
         return why;
-    row->inc += mem - base;
+    row->inc += delta;
     if (mem > row->max)
         row->max = mem;
     row->count++;

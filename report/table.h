@@ -39,6 +39,12 @@ typedef struct func_table {
     bool measured;              /* some row has count > 0 */
     int min_seen, max_seen;     /* valid if measured */
     bool has_peak, has_heap;    /* some row has them */
+    /* --threads split: the table of one thread of a registered function. */
+    long long thread;           /* -1 for a function's table of all threads */
+    char *thread_name;          /* or NULL */
+    size_t *by_thread;          /* on a function's table: index + 1 of its
+                                   per-thread tables in section.tables */
+    size_t nby_thread;
 } func_table_t;
 
 /* Returns 0, or -1 if out of memory.  NAME is copied (may be NULL). */
@@ -56,6 +62,10 @@ const line_row_t *table_row(const func_table_t *t, int line);
  * is too far from the table's other lines (TABLE_MAX_SPAN).
  */
 int table_record_line(func_table_t *t, int line, int prev_line, double mem);
+
+/* --mode exact: charges LINE with DELTA MiB (the RSS after it minus the RSS
+ * before it, in its own frame); Mem usage and Occurrences as above. */
+int table_record_delta(func_table_t *t, int line, double mem, double delta);
 
 /*
  * Charges an event's optional fields to LINE, which table_record_line() has

@@ -177,3 +177,27 @@ void text_number(FILE *out, double v)
     }
     fputs(buf, out);
 }
+
+void text_terminal(FILE *out, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned cp;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        bool invalid = cp == 0xFFFD && !(n == 3 && u[i] == 0xef && u[i + 1] == 0xbf && u[i + 2] == 0xbd);
+        if (invalid) {
+            fprintf(out, "\\x%02x", u[i]);
+        } else if (cp == '\n') {
+            fputs("\\n", out);
+        } else if (cp == '\r') {
+            fputs("\\r", out);
+        } else if ((cp < 0x20 && cp != '\t') || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+            fprintf(out, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
+        } else {
+            fwrite(u + i, 1, n, out);
+        }
+        i += n;
+    }
+}

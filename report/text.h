@@ -28,6 +28,16 @@ void text_html(FILE *out, const char *s, size_t len);
  * the RFC 4180 quoting when the field needs it. */
 void text_csv_field(FILE *out, const char *s, size_t len);
 
+/* For a terminal: valid UTF-8 passes, and every control character (C0
+ * except tab, DEL, C1) and invalid byte is shown as a visible escape
+ * (\x1b, \n...), so nothing from a trace or a source file can move the
+ * cursor or change colours. */
+void text_terminal(FILE *out, const char *s, size_t len);
+static inline void fputs_safe(FILE *out, const char *s)
+{
+    text_terminal(out, s, __builtin_strlen(s));
+}
+
 /* The shortest "%.Ng" that reads back as V (as Python's repr); "null" when V
  * is not finite, for JSON. */
 void text_number(FILE *out, double v);

@@ -75,9 +75,9 @@ static void test_spans_outermost_per_thread(void)
     apply(s, "[1,1,1,100,10]");
     apply(s, "[1,1,1,100,15]");     /* recursion: still one span */
     apply(s, "[2,1,2,100,20]");
-    CHECK(section_switch_thread(s, 2, &err) == 0);
+    CHECK(section_switch_thread(s, 2, NULL, &err) == 0);
     apply(s, "[1,1,1,100,22]");     /* another thread: its own span */
-    CHECK(section_switch_thread(s, 0, &err) == 0);
+    CHECK(section_switch_thread(s, 0, NULL, &err) == 0);
     apply(s, "[2,1,2,100,30]");
     apply(s, "[3,200,40,7]");
     CHECK(model_finish(&m) == 0);

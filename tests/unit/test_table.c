@@ -151,13 +151,13 @@ static void test_threads_keep_their_own_previous_line(void)
 
     model_init(&m);
     s = seed_section(&m);
-    CHECK(section_switch_thread(s, 1, &err) == 0);
+    CHECK(section_switch_thread(s, 1, NULL, &err) == 0);
     event(s, EVENT_CALL, 1, 1, 10.0);
     event(s, EVENT_LINE, 1, 3, 10.0);     /* line 1: 10 */
-    CHECK(section_switch_thread(s, 2, &err) == 0);
+    CHECK(section_switch_thread(s, 2, NULL, &err) == 0);
     event(s, EVENT_CALL, 1, 1, 20.0);
     event(s, EVENT_LINE, 1, 3, 20.0);     /* line 1: base 0 again, +20 */
-    CHECK(section_switch_thread(s, 1, &err) == 0);
+    CHECK(section_switch_thread(s, 1, NULL, &err) == 0);
     event(s, EVENT_LINE, 1, 4, 30.0);     /* line 3: base line 1 max 20 */
     t = &s->tables[0];
     CHECK(table_row(t, 1)->inc == 30.0 && table_row(t, 1)->count == 2);
