@@ -39,6 +39,17 @@ static const char usage[] =
     "                       (MEMPROF_FUNCTIONS; e.g. 'mod:func,mod:Class.*')\n"
     "  --interval TIME      sample memory over time every TIME (MEMPROF_INTERVAL;\n"
     "                       e.g. 10ms, 0.5s, off)\n"
+    "  --peak               also record the peak RSS inside each line (MEMPROF_PEAK)\n"
+    "  --heap               also record heap allocations per line and the peak\n"
+    "                       (MEMPROF_HEAP)\n"
+    "  --aggregate          keep the tables in the process, write no events\n"
+    "                       (MEMPROF_AGGREGATE: for long runs)\n"
+    "  --plot FILE.svg      also draw memory over time into FILE.svg\n"
+    "  --format FORMAT      the report's format: text, json, csv or html\n"
+    "  --mode MODE          compat (memory_profiler's numbers) or exact\n"
+    "  --threads HOW        merge (one table per function) or split (per thread)\n"
+    "  --top N              print the N most expensive lines instead of the tables\n"
+    "  --report-output FILE write the report to FILE instead of standard output\n"
     "  -h, --help           this text\n"
     "  --version            memprof's version\n"
     "\n"
@@ -103,6 +114,11 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Options handed on to memprof-report as they are. */
+#define MAX_REPORT_ARGS 24
+static char *report_args[MAX_REPORT_ARGS];
+static int nreport;
+
 int main(int argc, char **argv)
 {
     const char *output = NULL, *precision = NULL;
@@ -133,6 +149,23 @@ int main(int argc, char **argv)
             setenv("MEMPROF_FUNCTIONS", argv[++i], 1);
         } else if (!strcmp(a, "--interval") && i + 1 < argc) {
             setenv("MEMPROF_INTERVAL", argv[++i], 1);
+        } else if (!strcmp(a, "--peak")) {
+            setenv("MEMPROF_PEAK", "1", 1);
+        } else if (!strcmp(a, "--heap")) {
+            setenv("MEMPROF_HEAP", "1", 1);
+        } else if (!strcmp(a, "--aggregate")) {
+            setenv("MEMPROF_AGGREGATE", "1", 1);
+        } else if ((!strcmp(a, "--plot") || !strcmp(a, "--format") || !strcmp(a, "--mode")
+                    || !strcmp(a, "--threads") || !strcmp(a, "--top")) && i + 1 < argc) {
+            if (nreport + 2 > MAX_REPORT_ARGS)
+                die("too many report options", 0);
+            report_args[nreport++] = (char *)a;
+            report_args[nreport++] = argv[++i];
+        } else if (!strcmp(a, "--report-output") && i + 1 < argc) {
+            if (nreport + 2 > MAX_REPORT_ARGS)
+                die("too many report options", 0);
+            report_args[nreport++] = "-o";
+            report_args[nreport++] = argv[++i];
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             force = true;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--no-report")) {
@@ -212,13 +245,15 @@ int main(int argc, char **argv)
     if (report) {
         pid_t r = fork();
         if (r == 0) {
-            char *rargv[5];
+            char *rargv[MAX_REPORT_ARGS + 6];
             int n = 0;
             rargv[n++] = reporter;
             if (precision) {
                 rargv[n++] = "--precision";
                 rargv[n++] = (char *)precision;
             }
+            for (int k = 0; k < nreport; k++)
+                rargv[n++] = report_args[k];
             rargv[n++] = trace;
             rargv[n] = NULL;
             unsetenv("LD_PRELOAD");
