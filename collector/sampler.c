@@ -60,7 +60,7 @@ bool sampler_parse_interval(const char *text, uint64_t *ns)
 /* Appends one sample; the caller holds the lock. */
 static void take_sample(void)
 {
-    int64_t rss = rss_now();
+    int64_t rss = rss_now() - trace_own_resident();
     uint64_t t = trace_clock();
     char *p = writer_reserve(&w, 96);
     if (!p || rss < 0)

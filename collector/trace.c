@@ -226,7 +226,7 @@ static void write_argv(writer_t *w)
     section.write_argv(w);
     if (w->len > before && w->len - before < sizeof argv_json && w->len <= w->limit) {
         argv_len = w->len - before;
-        memcpy(argv_json, w->buf + before, argv_len);
+        memcpy(argv_json, w->out + before, argv_len);
     }
 }
 
@@ -272,12 +272,16 @@ static void open_section(void)
         write_code(i);
 }
 
-bool trace_init(int fd, const struct trace_section_info *info)
+bool trace_init(int fd, const char *path, const struct trace_section_info *info)
 {
     section = *info;
     if (!rss_open())
         return warn_errno("cannot open /proc/self/statm", errno);
-    if (!writer_init(&writer, fd, getpid()))
+    /* A file of our own is written through a mapping, so that a SIGKILL
+     * loses nothing; a descriptor we were given (a pipe, say) is written
+     * in chunks. */
+    if (!(path && writer_init_mapped(&writer, path, getpid()))
+        && !writer_init(&writer, fd, getpid()))
         return warn("the trace descriptor is not usable");
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     recording = true;
@@ -301,6 +305,11 @@ uint64_t trace_clock(void)
 int trace_fd(void)
 {
     return trace_recording() ? writer.fd : -1;
+}
+
+int64_t trace_own_resident(void)
+{
+    return (int64_t)writer_resident(&writer);
 }
 
 bool trace_recording(void)
@@ -461,7 +470,10 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
         heap_interval_take(&heap);
     if (!section_open)
         open_section();
-    int64_t rss = rss_now();
+    /* The trace's own mapped pages count in the RSS: they are not the
+     * program's. */
+    int64_t own = (int64_t)writer_resident(&writer);
+    int64_t rss_raw = rss_now(), rss = rss_raw - own;
     uint64_t t = clock_ns(CLOCK_MONOTONIC) - t0_ns;
     if (aggregate != AGGREGATE_OFF) {
         agg_event(kind, trace_code_top(code), line, rss);
@@ -489,7 +501,7 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     p = fmt_u64(p, t);
     if (with_peak || with_heap) {
         *p++ = ',';
-        p = fmt_i64(p, with_peak ? peak_take(rss) : rss);
+        p = fmt_i64(p, with_peak ? peak_take(rss_raw) - own : rss);
     }
     if (with_heap) {
         *p++ = ',';

@@ -45,8 +45,12 @@ struct trace_code {
     int first, last;        /* source block of a registered code, 0 if unknown */
 };
 
-/* Starts recording to fd. The header is written with the first record. */
-bool trace_init(int fd, const struct trace_section_info *info);
+/* Starts recording to fd, or, when path names the regular file fd is open
+ * on, through a mapping of it (writer.h). The header comes with the first
+ * record. */
+bool trace_init(int fd, const char *path, const struct trace_section_info *info);
+/* Bytes of the trace's own mapping counted in the RSS now. */
+int64_t trace_own_resident(void);
 bool trace_recording(void);
 /* Writes the header now (normally it comes with the first record). */
 bool trace_start_section(void);

@@ -521,7 +521,7 @@ PyMethodDef *trace_hook_methods(void)
     return methods;
 }
 
-bool trace_hook_init(int fd)
+bool trace_hook_init(int fd, const char *path)
 {
     static char version[32];
     const char *v = py.GetVersion();
@@ -532,5 +532,5 @@ bool trace_hook_init(int fd)
     version[n] = 0;
     struct trace_section_info info = { .write_argv = write_argv, .python = version };
     trace_set_thread_namer(thread_name);
-    return trace_init(fd, &info);
+    return trace_init(fd, path, &info);
 }

@@ -10,8 +10,9 @@
 
 #include "pyapi.h"
 
-/* Starts recording to fd; the interpreter must be initialised. */
-bool trace_hook_init(int fd);
+/* Starts recording to fd (path: the file it is open on, or NULL); the
+ * interpreter must be initialised. */
+bool trace_hook_init(int fd, const char *path);
 /* register, enter, leave, warn and the sys.monitoring callbacks, for the
  * bootstrap's namespace. NULL-terminated. */
 PyMethodDef *trace_hook_methods(void);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,6 +32,9 @@ static void put_marker(writer_t *w)
 bool writer_init(writer_t *w, int fd, int pid)
 {
     struct stat st;
+    w->out = w->buf;
+    w->mapped = false;
+    w->map = NULL;
     w->fd = -1;
     w->failed = false;
     w->written = 0;
@@ -48,8 +52,131 @@ bool writer_init(writer_t *w, int fd, int pid)
     return true;
 }
 
+/* ---- mapped mode ---- */
+
+#define REGION (32 * 1024)
+
+/* What a region holds until records replace it: one padding record,
+ * {"k":"pad","s":"   ...   "}, which readers skip as a kind they need not
+ * know. After each record the padding record's head is written again, so
+ * the rest of the region is always one valid line; a record a kill cut
+ * short is followed by the padding's spaces, which tells a reader what
+ * happened. */
+#define PAD_HEAD "{\"k\":\"pad\",\"s\":\""
+#define PAD_HEAD_LEN (sizeof PAD_HEAD - 1)
+#define PAD_TAIL_LEN 3      /* "}\n */
+static const char padding[REGION] = {
+    [0 ... REGION - 4] = ' ', [REGION - 3] = '"', [REGION - 2] = '}', [REGION - 1] = '\n',
+};
+
+void writer_pad_after(writer_t *w)
+{
+    memcpy(w->out + w->len, PAD_HEAD, PAD_HEAD_LEN);
+}
+
+static bool fail(writer_t *w, const char *what, int err)
+{
+    w->failed = true;
+    warn_errno(what, err);
+    return false;
+}
+
+/* Appends a region of padding to the file and maps it. */
+static bool new_region(writer_t *w)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (w->map)
+        munmap(w->map, w->map_len);
+    w->map = NULL;
+    size_t done = 0;
+    while (done < REGION) {
+        ssize_t n = write(w->fd, padding + done, REGION - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return fail(w, "cannot write the trace; recording stops", n < 0 ? errno : EIO);
+        done += (size_t)n;
+    }
+    w->written += REGION;
+    /* O_APPEND on a file description of our own: the position is the end of
+     * what we just wrote, whoever else appends to the file. */
+    off_t end = lseek(w->fd, 0, SEEK_CUR);
+    if (end < REGION)
+        return fail(w, "cannot find the trace region", errno);
+    off_t start = end - REGION, base = start & ~(off_t)(page - 1);
+    void *m = mmap(NULL, (size_t)(end - base), PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, base);
+    if (m == MAP_FAILED)
+        return fail(w, "cannot map the trace; recording stops", errno);
+    w->map = m;
+    w->map_len = (size_t)(end - base);
+    w->out = w->map + (start - base);
+    w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN;
+    memcpy(w->out, w->marker, w->marker_len);
+    w->len = w->rec = w->marker_len;
+    writer_pad_after(w);
+    return true;
+}
+
+static bool open_mapped(writer_t *w)
+{
+    w->fd = open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    return w->fd >= 0;
+}
+
+bool writer_init_mapped(writer_t *w, const char *path, int pid)
+{
+    struct stat st;
+    size_t n = strlen(path);
+    w->out = w->buf;
+    w->map = NULL;
+    w->failed = false;
+    w->written = 0;
+    w->len = w->rec = 0;
+    w->headed = false;
+    w->is_pipe = false;
+    w->pid = pid;
+    put_marker(w);
+    if (n >= sizeof w->path)
+        return false;
+    memcpy(w->path, path, n + 1);
+    if (!open_mapped(w))
+        return false;
+    if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(w->fd);
+        w->fd = -1;
+        return false;
+    }
+    w->mapped = true;
+    w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN;
+    return true;
+}
+
+size_t writer_resident(const writer_t *w)
+{
+    if (!w->map)
+        return 0;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t first = (size_t)(w->out - w->map), end = first + w->len;
+    return ((end + page - 1) / page - first / page) * page;
+}
+
 void writer_reset_pid(writer_t *w, int pid)
 {
+    if (w->mapped) {
+        /* The parent's mapping and file position are the parent's. */
+        if (w->map)
+            munmap(w->map, w->map_len);
+        w->map = NULL;
+        w->out = w->buf;
+        close(w->fd);
+        if (!open_mapped(w))
+            fail(w, "cannot open the trace again after fork; recording stops", errno);
+        w->pid = pid;
+        put_marker(w);
+        w->len = w->rec = 0;
+        w->headed = false;
+        return;
+    }
     w->limit += w->marker_len;
     w->pid = pid;
     put_marker(w);
@@ -123,21 +250,57 @@ bool writer_flush(writer_t *w)
 {
     if (w->fd < 0 || w->failed)
         return false;
-    if (w->rec == 0)
-        return true;
+    if (w->mapped || w->rec == 0)
+        return true;    /* mapped: every complete record is in the kernel already */
     return write_out(w, w->rec);
 }
 
 void writer_begin_section(writer_t *w)
 {
+    if (w->mapped) {
+        /* A header names its pid: it may stand where the region's pid
+         * record is, if nothing else was written there yet. */
+        if (!w->failed && (w->map || new_region(w)) && w->len == w->marker_len) {
+            memset(w->out, ' ', w->marker_len + PAD_HEAD_LEN);
+            w->len = w->rec = 0;
+            writer_pad_after(w);
+        }
+        return;
+    }
     if (writer_flush(w) && w->len == 0)
         w->headed = true;
+}
+
+/* Mapped mode: room for n more bytes, in a new region if needed, with the
+ * part of the record written so far moved there. */
+static char *reserve_mapped(writer_t *w, size_t n)
+{
+    if (!w->map && !new_region(w))
+        return NULL;
+    if (w->len + n <= w->limit)
+        return w->out + w->len;
+    size_t partial = w->len - w->rec;
+    if (w->marker_len + partial + n > w->limit) {
+        fail(w, "a trace record is longer than a region; recording stops", 0);
+        return NULL;
+    }
+    memcpy(w->buf, w->out + w->rec, partial);
+    /* The old region ends with padding from where the moved record began. */
+    memset(w->out + w->rec, ' ', partial + PAD_HEAD_LEN);
+    memcpy(w->out + w->rec, PAD_HEAD, PAD_HEAD_LEN);
+    if (!new_region(w))
+        return NULL;
+    memcpy(w->out + w->len, w->buf, partial);
+    w->len += partial;
+    return w->out + w->len;
 }
 
 char *writer_reserve(writer_t *w, size_t n)
 {
     if (w->fd < 0 || w->failed)
         return NULL;
+    if (w->mapped)
+        return reserve_mapped(w, n);
     if (w->len + n > w->limit) {
         if (w->rec > 0 && !write_out(w, w->rec))
             return NULL;
@@ -175,7 +338,7 @@ char *fmt_i64(char *p, int64_t v)
 
 bool writer_raw(writer_t *w, const char *s, size_t n)
 {
-    size_t room = w->limit;
+    size_t room = w->mapped ? w->limit - w->marker_len : w->limit;
     while (n) {
         size_t k = n < room ? n : room;
         char *p = writer_reserve(w, k);

@@ -25,6 +25,7 @@
 
 typedef struct writer {
     int fd;             /* -1 when off */
+    char *out;          /* where records go: buf, or the mapped region */
     int pid;            /* the pid the chunk marker names */
     size_t limit;       /* bytes per chunk: buffer size, or PIPE_BUF on pipes */
     size_t len;         /* bytes in buf */
@@ -35,12 +36,27 @@ typedef struct writer {
     bool failed;        /* a write failed: recording is off for good */
     bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
     uint64_t written;   /* bytes handed to the kernel, markers included */
+    /* Mapped mode (a regular file named by path): records are written
+     * straight into a shared mapping of a region reserved at the end of the
+     * file, so each one is in the kernel's page cache the moment it is
+     * complete, and a SIGKILL loses nothing. */
+    bool mapped;
+    char *map;          /* the mapping (page-aligned), or NULL */
+    size_t map_len;
+    char path[4096];
     char buf[WRITER_BUF_SIZE];
 } writer_t;
 
 /* Prepares w to write to fd on behalf of pid. Returns false if fd is not usable. */
 bool writer_init(writer_t *w, int fd, int pid);
-/* After fork: the same fd, a new pid; drops whatever the parent left unwritten. */
+/* Mapped mode on the regular file at path (opened again here, for a file
+ * position of its own). Returns false if that is not possible. */
+bool writer_init_mapped(writer_t *w, const char *path, int pid);
+/* Bytes of the trace's own mapping resident in this process: they count in
+ * the RSS, and the agent takes them out of what it reports. */
+size_t writer_resident(const writer_t *w);
+/* After fork: a new pid; drops whatever the parent left unwritten (in
+ * mapped mode also the parent's mapping, and opens the file again). */
 void writer_reset_pid(writer_t *w, int pid);
 /* Writes out what is buffered. Returns false (and turns w off) on failure. */
 bool writer_flush(writer_t *w);
@@ -53,8 +69,14 @@ void writer_begin_section(writer_t *w);
  * then says where the bytes ended and writer_end_record() that the record
  * is whole. Returns NULL when the writer is off. */
 char *writer_reserve(writer_t *w, size_t n);
-static inline void writer_commit(writer_t *w, char *end) { w->len = (size_t)(end - w->buf); }
-static inline void writer_end_record(writer_t *w) { w->rec = w->len; }
+static inline void writer_commit(writer_t *w, char *end) { w->len = (size_t)(end - w->out); }
+void writer_pad_after(writer_t *w);
+static inline void writer_end_record(writer_t *w)
+{
+    w->rec = w->len;
+    if (w->mapped)
+        writer_pad_after(w);
+}
 
 /* Formatting into a reserved area; each returns the end of what it wrote. */
 char *fmt_u64(char *p, uint64_t v);

@@ -245,7 +245,8 @@ static void install(void)
     PyObject *type, *value, *tb;
     py.Err_Fetch(&type, &value, &tb);
     /* Without a trace, @profile is still installed and records nothing. */
-    bool recording = agent.configured && open_output() && trace_hook_init(agent.fd);
+    bool recording = agent.configured && open_output()
+                     && trace_hook_init(agent.fd, agent.own_fd ? agent.path : NULL);
     if (recording && agent.peak && !trace_set_peak(true))
         warn("cannot follow the peak RSS (/proc/self/clear_refs); the Peak column stays empty");
     /* Memory over time, from now to the end, profiled code or not. */

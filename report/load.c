@@ -118,8 +118,17 @@ static int apply(loader_t *l, const record_t *rec)
 /* A line that does not parse: the cut-off last line of a killed process is
  * expected and only warned about; anything else is malformed.  Line 1 that
  * does not parse means this is not a trace at all. */
-static int unparsable(loader_t *l, const record_error_t *err)
+static int unparsable(loader_t *l, const char *line, size_t len, const record_error_t *err)
 {
+    /* The agent writes a file through regions holding a padding record
+     * ({"k":"pad","s":"   "}) that records replace: a record that a kill
+     * cut short is followed by the padding's spaces and end. */
+    bool padded = len >= 3 && line[len - 1] == '}' && line[len - 2] == '"' && line[len - 3] == ' ';
+    if (padded && (l->cur || l->lost)) {
+        diag_warning(l->d, "%s:%ld: truncated record (the process was probably killed while writing it)",
+                     l->path, l->r.lineno);
+        return LOAD_OK;
+    }
     if (l->r.unterminated) {
         diag_warning(l->d, "%s:%ld: truncated last record (the process was probably killed)",
                      l->path, l->r.lineno);
@@ -160,7 +169,7 @@ static int read_records(loader_t *l)
             continue;
         }
         if (record_parse(&rec, line, len, &err) < 0) {
-            rc = unparsable(l, &err);
+            rc = unparsable(l, line, len, &err);
         } else {
             rc = apply(l, &rec);
             record_clear(&rec);

@@ -114,10 +114,11 @@ def tables(text):
 
 
 def records(trace):
-    """The trace's object records (events, which are arrays, left out)."""
+    """The trace's object records (events, which are arrays, and the
+    padding of regions the agent has not filled, left out)."""
     import json
     recs = [json.loads(line) for line in Path(trace).read_text().splitlines()]
-    return [r for r in recs if isinstance(r, dict)]
+    return [r for r in recs if isinstance(r, dict) and r.get("k") != "pad"]
 
 
 def write(tmp_path, name, source):
@@ -154,7 +155,7 @@ def test_seed_example_on_every_interpreter(spec, tmp_path):
     recs = records(trace)
     assert recs[0]["k"] == "memprof" and recs[0]["version"] == 1
     assert recs[0]["pid"] > 0 and recs[0]["argv"] == ["example.py"]
-    assert recs[-1]["k"] == "end"
+    assert any(r["k"] == "end" for r in recs)
 
 
 def test_embedder(tmp_path):
@@ -456,7 +457,7 @@ def test_records_survive_sigkill_after_outermost_return(tmp_path):
     assert out.returncode == -signal.SIGKILL
     rows = tables(report(trace))[0][1]
     assert rows[5][2] == 1 and rows[6][2] == 1
-    assert records(trace)[-1]["k"] != "end"
+    assert not any(r["k"] == "end" for r in records(trace))
 
 
 @pytest.mark.parametrize("how", [["-X", "dev"], ["-X", "tracemalloc"]])
@@ -466,7 +467,7 @@ def test_debug_modes(how, tmp_path):
     out = run([DEBIAN_PYTHON, *how, "example.py"], tmp_path, agent_env(trace))
     assert out.returncode == 0, out.stderr
     assert "Fatal" not in out.stderr
-    assert records(trace)[-1]["k"] == "end"
+    assert any(r["k"] == "end" for r in records(trace))
 
 
 @pytest.mark.parametrize("spec", INTERPRETERS)
@@ -477,7 +478,7 @@ def test_pythonmalloc_debug(spec, tmp_path):
     out = run([exe, "example.py"], tmp_path, agent_env(trace, PYTHONMALLOC="debug"))
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
-    assert records(trace)[-1]["k"] == "end"
+    assert any(r["k"] == "end" for r in records(trace))
 
 
 # ---- bad settings and broken outputs ----

@@ -79,7 +79,8 @@ def test_long_loop_gives_a_small_trace(tmp_path):
     trace = tmp_path / "t.jsonl"
     out = run([DEBIAN_PYTHON, "hot.py"], tmp_path, agent_env(trace, MEMPROF_AGGREGATE="1"))
     assert out.returncode == 0, out.stderr
-    assert trace.stat().st_size < 20000, "600,000 events in a few KiB"
+    # 600,000 events (about 15 MiB as events) in a region or two of 32 KiB.
+    assert trace.stat().st_size <= 2 * 32 * 1024
     rows = tables(report_text(trace))[0][1]
     assert rows[4][2] == 300001 and rows[5][2] == 300000
 

@@ -167,7 +167,7 @@ static void test_records(void)
     int fd = temp_fd();
     struct trace_section_info info = { .write_argv = fake_argv, .python = "3.11.9" };
     static int code_a, code_b;      /* stand-ins for code objects */
-    CHECK(trace_init(fd, &info));
+    CHECK(trace_init(fd, NULL, &info));
     trace_set_thread_namer(fake_namer);
     uint32_t file = trace_file_define("prog\xff.py", 8);
     CHECK(file == 1);
