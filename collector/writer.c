@@ -56,6 +56,8 @@ bool writer_init(writer_t *w, int fd, int pid)
 
 #define REGION (32 * 1024)
 
+static size_t map_page = 4096;  /* set from sysconf() when mapping starts */
+
 /* What a region holds until records replace it: one padding record,
  * {"k":"pad","s":"   ...   "}, which readers skip as a kind they need not
  * know. After each record the padding record's head is written again, so
@@ -148,6 +150,7 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     }
     w->mapped = true;
     w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN;
+    map_page = (size_t)sysconf(_SC_PAGESIZE);
     return true;
 }
 
@@ -155,7 +158,7 @@ size_t writer_resident(const writer_t *w)
 {
     if (!w->map)
         return 0;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = map_page;
     size_t first = (size_t)(w->out - w->map), end = first + w->len;
     return ((end + page - 1) / page - first / page) * page;
 }
