@@ -641,3 +641,44 @@ def test_spawn_pool_and_forked_child_are_sections(tmp_path):
     assert sum(counts) == 4 + 1 + 1, text       # 4 pool tasks, the fork child, the parent
     headings = {heading for _, _, heading in tables(text)}
     assert len(headings) >= 3 and all(h and h.startswith("Process ") for h in headings)
+
+
+def test_closed_pipe_never_raises_sigpipe(tmp_path):
+    # An embedder that keeps SIGPIPE's default action (Py_InitializeEx(0)):
+    # a trace pipe whose reader is gone must not kill it.
+    cc = shutil.which("cc") or shutil.which("gcc")
+    config = shutil.which("python3-config", path="/usr/bin")
+    if not cc or not config:
+        pytest.skip("SKIPPED LOUDLY: no C compiler or /usr/bin/python3-config")
+    src = tmp_path / "nosig.c"
+    src.write_text(textwrap.dedent("""\
+        #include <Python.h>
+        int main(void)
+        {
+            Py_InitializeEx(0);
+            int rc = PyRun_SimpleString(
+                "@profile\\n"
+                "def f():\\n"
+                "    return [0] * 10\\n"
+                "for i in range(3000):\\n"
+                "    f()\\n"
+                "print('done')\\n");
+            return Py_FinalizeEx() < 0 ? 120 : rc ? 1 : 0;
+        }
+    """))
+    flags = subprocess.run([config, "--cflags"], capture_output=True, text=True).stdout.split()
+    libs = subprocess.run([config, "--ldflags", "--embed"], capture_output=True,
+                          text=True).stdout.split()
+    exe = tmp_path / "nosig"
+    subprocess.run([cc, "-o", str(exe), str(src), *flags, *libs], check=True, capture_output=True)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        out = run([str(exe)], tmp_path, agent_env(MEMPROF_FD=w, MEMPROF_INTERVAL="off"),
+                  pass_fds=(w,), restore_signals=True)
+    finally:
+        os.close(w)
+    assert out.returncode == 0, (out.returncode, out.stderr)
+    assert out.stdout == "done\n"
+    assert out.stderr.startswith("memprof: warning: cannot write the trace")
+    assert "Broken pipe" in out.stderr and len(out.stderr.splitlines()) == 1
