@@ -48,7 +48,7 @@ $(B)/launcher/%.o: launcher/%.c | $(B)/launcher
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -c -o $@ $<
 
 # bootstrap.c pulls bootstrap.py in with .incbin, which -MMD does not see.
-$(B)/preload/bootstrap.o: preload/bootstrap.py
+$(B)/preload/bootstrap.o: preload/bootstrap.py preload/profile_impl.py
 
 $(B)/libmemprof.so: $(AGENT_OBJ) preload/exports.map
 	$(CC) -shared -o $@ $(AGENT_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,nodelete -ldl -lpthread $(LDFLAGS)
@@ -168,11 +168,17 @@ $(FZ) $(FZ)/corpus $(FZ)/crashes:
 fuzz-build: $(FZ)/fuzz_report
 
 # New inputs go to build/fuzz/corpus (not committed); findings to
-# build/fuzz/crashes/.  Copy a finding into tests/fuzz/regressions/ with a note.
+# build/fuzz/crashes/ (fork mode keeps fuzzing past a crash; any finding
+# fails the target).  Copy a finding into tests/fuzz/regressions/ with a note.
 fuzz: $(FZ)/fuzz_report | $(FZ)/corpus $(FZ)/crashes
-	$(FUZZ_ENV) $(FZ)/fuzz_report -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=20 \
-	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FZ)/crashes/ \
-	    $(FZ)/corpus tests/fuzz/corpus
+	@rm -f $(FZ)/crashes/*
+	$(FUZZ_ENV) $(FZ)/fuzz_report -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=20 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FZ)/crashes/ $(FZ)/corpus tests/fuzz/corpus
+	@if ls $(FZ)/crashes/* >/dev/null 2>&1; then \
+	    echo "fuzz: findings in $(FZ)/crashes/ (replay: $(FZ)/fuzz_report FILE):"; \
+	    ls -l $(FZ)/crashes/; exit 1; \
+	 else echo "fuzz: no findings in $(FUZZ_TIME) s"; fi
 
 test-fuzz-regressions: $(B)/memprof-report
 	@if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) --no-print-directory fuzz-build; \

@@ -38,6 +38,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 extern const char memprof_bootstrap_py[];
+extern const char memprof_profile_impl_py[];
 
 enum state { OFF, WAITING, RECORDING, DONE };
 
@@ -213,15 +214,17 @@ static bool open_output(void)
 /* ---- installing the Python side ---- */
 
 /* Runs bootstrap.py in a fresh namespace holding _c_functions (our C
- * functions by name) and _minor. */
+ * functions by name), _minor and _lazy_source (profile_impl.py). */
 static bool run_bootstrap(void)
 {
     PyObject *ns = py.Dict_New(), *funcs = py.Dict_New();
     PyObject *minor = py.Long_FromUnsignedLong((unsigned long)py.minor);
-    bool ok = ns && funcs && minor
+    PyObject *lazy = py.Unicode_FromString(memprof_profile_impl_py);
+    bool ok = ns && funcs && minor && lazy
               && py.Dict_SetItemString(ns, "__builtins__", py.Eval_GetBuiltins()) == 0
               && py.Dict_SetItemString(ns, "__name__", py.None) == 0
               && py.Dict_SetItemString(ns, "_minor", minor) == 0
+              && py.Dict_SetItemString(ns, "_lazy_source", lazy) == 0
               && py.Dict_SetItemString(ns, "_c_functions", funcs) == 0;
     for (PyMethodDef *m = trace_hook_methods(); ok && m->ml_name; m++) {
         PyObject *f = py.CFunction_NewEx(m, NULL, NULL);
@@ -233,7 +236,7 @@ static bool run_bootstrap(void)
                                                   Py_file_input, NULL, -1) : NULL;
     PyObject *result = code ? py.Eval_EvalCode(code, ns, ns) : NULL;
     ok = result != NULL;
-    PyObject *refs[] = { result, code, minor, funcs, ns };
+    PyObject *refs[] = { result, code, minor, lazy, funcs, ns };
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
         if (refs[i])
             py.DecRef(refs[i]);

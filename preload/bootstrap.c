@@ -1,6 +1,7 @@
 /*
- * bootstrap: preload/bootstrap.py, compiled into the library as a string
- * (NUL-terminated), so the agent needs no file next to it at run time.
+ * bootstrap: preload/bootstrap.py and preload/profile_impl.py, compiled
+ * into the library as strings (NUL-terminated), so the agent needs no file
+ * next to it at run time.
  */
 __asm__(".section .rodata\n"
         ".global memprof_bootstrap_py\n"
@@ -8,5 +9,13 @@ __asm__(".section .rodata\n"
         ".type memprof_bootstrap_py, @object\n"
         "memprof_bootstrap_py:\n"
         ".incbin \"preload/bootstrap.py\"\n"
+        ".byte 0\n"
+        ".previous\n");
+__asm__(".section .rodata\n"
+        ".global memprof_profile_impl_py\n"
+        ".hidden memprof_profile_impl_py\n"
+        ".type memprof_profile_impl_py, @object\n"
+        "memprof_profile_impl_py:\n"
+        ".incbin \"preload/profile_impl.py\"\n"
         ".byte 0\n"
         ".previous\n");

@@ -42,6 +42,7 @@ static const struct entry table[] = {
     FN(Object_CallObject, "PyObject_CallObject"),
     FN(Object_IsTrue, "PyObject_IsTrue"),
     FN(Unicode_AsUTF8AndSize, "PyUnicode_AsUTF8AndSize"),
+    FN(Unicode_FromString, "PyUnicode_FromString"),
     FN(Unicode_EncodeFSDefault, "PyUnicode_EncodeFSDefault"),
     FN(Bytes_AsStringAndSize, "PyBytes_AsStringAndSize"),
     FN(Long_AsLong, "PyLong_AsLong"),

@@ -47,6 +47,7 @@ struct pyapi {
     PyObject *(*Object_CallObject)(PyObject *, PyObject *);
     int (*Object_IsTrue)(PyObject *);
     const char *(*Unicode_AsUTF8AndSize)(PyObject *, Py_ssize_t *);
+    PyObject *(*Unicode_FromString)(const char *);
     PyObject *(*Unicode_EncodeFSDefault)(PyObject *);
     int (*Bytes_AsStringAndSize)(PyObject *, char **, Py_ssize_t *);
     long (*Long_AsLong)(PyObject *);
