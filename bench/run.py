@@ -59,10 +59,10 @@ WORKLOADS = [
          reps=5, mprof=5),
     dict(key="calls", title="many calls, 200,000", script="calls.py", args=["200000"],
          reps=5, mprof=1),
-    dict(key="undecorated", title="mostly undecorated", script="undecorated.py", args=["120"],
-         reps=9, mprof=5, per_event=False),
-    dict(key="steady", title="nothing selected, steady state", script="nothing.py", args=["120"],
-         reps=9, mprof=0),
+    dict(key="undecorated", title="mostly undecorated", script="undecorated.py", args=["250"],
+         reps=7, mprof=5, per_event=False),
+    dict(key="steady", title="nothing selected, steady state", script="nothing.py", args=["250"],
+         reps=7, mprof=0),
     dict(key="startup", title="nothing selected, startup (python -c pass)", script=None,
          args=["-c", "pass"], reps=40, mprof=0),
 ]
@@ -149,6 +149,12 @@ def run_process(argv, env, trace=None, peak=False):
     peak_path = os.path.join(WORK, "peak.txt")
     if peak:
         argv = ["/usr/bin/time", "-f", "%M", "-o", peak_path] + argv
+    # Workloads 4 and 5 write there how long their undecorated work took,
+    # timed inside the process: start-up and the decoration excluded.
+    inner_path = os.path.join(WORK, "inner.txt")
+    if os.path.exists(inner_path):
+        os.unlink(inner_path)
+    env = dict(env, BENCH_INNER_TIME=inner_path)
     if trace and os.path.exists(trace):
         os.unlink(trace)
     with open(stderr_path, "w+b") as err:
@@ -163,6 +169,9 @@ def run_process(argv, env, trace=None, peak=False):
     if p.returncode != 0 or "memprof: warning" in errtext:
         raise SystemExit("bench: %s failed (exit %d):\n%s" % (" ".join(argv), p.returncode, errtext[-2000:]))
     r = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime)
+    if os.path.exists(inner_path):
+        with open(inner_path) as f:
+            r["inner"] = float(f.read())
     if peak:
         with open(peak_path) as f:
             r["maxrss_kib"] = int(f.read().split()[-1])
@@ -173,18 +182,24 @@ def run_process(argv, env, trace=None, peak=False):
 
 
 def count_trace(path):
-    """(events, bytes): events are the lines that start with '['."""
+    """(events, bytes): events are the lines that start with '[', less the
+    memory samples ('[3,', from the agent's sampler thread), which are not
+    line events."""
     if not os.path.exists(path):
         return 0, 0
-    events, last = 0, b"\n"
+    lines = samples = 0
+    prev = b"\n"                 # as if a line ended just before the file
     with open(path, "rb") as f:
         while True:
             block = f.read(1 << 24)
             if not block:
                 break
-            events += block.count(b"\n[") + (1 if last == b"\n" and block[:1] == b"[" else 0)
-            last = block[-1:]
-    return events, os.path.getsize(path)
+            # Each pattern is counted in the block plus the last len-1
+            # bytes before it, so a match across the boundary counts once.
+            lines += (prev[-1:] + block).count(b"\n[")
+            samples += (prev[-3:] + block).count(b"\n[3,")
+            prev = (prev + block)[-3:]
+    return lines - samples, os.path.getsize(path)
 
 
 def command(workload, python, variant):
@@ -265,6 +280,13 @@ def summarize(w, data):
         s["cpu_ratio"], _, _ = paired(runs, plain, lambda x, y: x["cpu"] / y["cpu"])
         s["extra_ms"], s["extra_ms_min"], s["extra_ms_max"] = paired(
             runs, plain, lambda x, y: (x["wall"] - y["wall"]) * 1e3)
+        # Noise only ever adds time: the fastest runs are another estimate.
+        s["extra_ms_fastest"] = (min(r["wall"] for r in runs) - min(r["wall"] for r in plain)) * 1e3
+        s["ratio_fastest"] = min(r["wall"] for r in runs) / min(r["wall"] for r in plain)
+        if all("inner" in r for r in runs + plain):
+            s["inner_ratio"], s["inner_min"], s["inner_max"] = paired(
+                runs, plain, lambda x, y: x["inner"] / y["inner"])
+            s["inner_fastest"] = min(r["inner"] for r in runs) / min(r["inner"] for r in plain)
         s["events"] = med([r["events"] for r in runs])
         s["events_all"] = sorted(set(r["events"] for r in runs))
         s["bytes_per_event"] = med([r["bytes"] / r["events"] for r in runs if r["events"]]) if s["events"] else None
@@ -467,12 +489,31 @@ def floor_rows(all_results, pythons):
     return rst_table(header, rows)
 
 
+def inner_text(v):
+    pct = lambda x: (x - 1) * 100  # noqa: E731
+    text = ""
+    if "inner_ratio" in v:
+        text = "work timed inside: %+.1f%% (runs %+.1f..%+.1f; fastest vs fastest %+.1f%%); " % (
+            pct(v["inner_ratio"]), pct(v["inner_min"]), pct(v["inner_max"]), pct(v["inner_fastest"]))
+    return text + "whole process: %+.1f%% wall (runs %+.1f..%+.1f)" % (
+        pct(v["ratio"]), pct(v["ratio_min"]), pct(v["ratio_max"]))
+
+
 def targets(all_results, pythons, report):
     rows = []
     V = VARIANTS[0][0]
 
-    def verdict(ok):
+    def verdict(ok, ok_fastest=None):
+        # Two estimates (median of paired ratios, fastest run vs fastest
+        # run) that disagree: the machine's noise hides the answer.
+        if ok_fastest is not None and ok_fastest != ok:
+            return "unresolved (noise)"
         return "met" if ok else "MISSED"
+
+    def noisy(v, lim):
+        if "inner_ratio" in v:
+            return verdict(v["inner_ratio"] <= lim, v["inner_fastest"] <= lim)
+        return verdict(v["ratio"] <= lim, v["ratio_fastest"] <= lim)
 
     def get(key, label):
         return all_results.get((key, label))
@@ -507,10 +548,7 @@ def targets(all_results, pythons, report):
             v = s[V]
             rows.append(["undecorated code <= %d%% slower (3.11), <= %d%% (3.12+)"
                          % (round((T_UNDECORATED["3.11"] - 1) * 100), round((T_UNDECORATED["3.12+"] - 1) * 100)),
-                         label, "%+.1f%% wall (runs %+.1f..%+.1f), %+.1f%% CPU"
-                         % ((v["ratio"] - 1) * 100, (v["ratio_min"] - 1) * 100, (v["ratio_max"] - 1) * 100,
-                            (v["cpu_ratio"] - 1) * 100),
-                         verdict(v["ratio"] <= lim)])
+                         label, inner_text(v), noisy(v, lim)])
     for label, _, minor in pythons:
         s = get("calls", label)
         if s:
@@ -523,16 +561,14 @@ def targets(all_results, pythons, report):
         if s:
             v = s[V]
             rows.append(["agent loaded, nothing selected: startup <= +%.0f ms" % T_STARTUP_MS, label,
-                         "%+.2f ms (runs %+.2f..%+.2f)" % (v["extra_ms"], v["extra_ms_min"], v["extra_ms_max"]),
-                         verdict(v["extra_ms"] <= T_STARTUP_MS)])
+                         "%+.2f ms (runs %+.2f..%+.2f; fastest run vs fastest run %+.2f ms)"
+                         % (v["extra_ms"], v["extra_ms_min"], v["extra_ms_max"], v["extra_ms_fastest"]),
+                         verdict(v["extra_ms"] <= T_STARTUP_MS, v["extra_ms_fastest"] <= T_STARTUP_MS)])
         s = get("steady", label)
         if s:
             v = s[V]
             rows.append(["agent loaded, nothing selected: steady state within %d%%" % round((T_STEADY - 1) * 100),
-                         label, "%+.1f%% wall (runs %+.1f..%+.1f), %+.1f%% CPU"
-                         % ((v["ratio"] - 1) * 100, (v["ratio_min"] - 1) * 100, (v["ratio_max"] - 1) * 100,
-                            (v["cpu_ratio"] - 1) * 100),
-                         verdict(v["ratio"] <= T_STEADY)])
+                         label, inner_text(v), noisy(v, T_STEADY)])
     tot_b = tot_e = 0
     worst = None
     for w in WORKLOADS:

@@ -492,7 +492,9 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
 
     switch (ev->kind) {
     case EVENT_CALL:
-        return push_line(th, line, ev->rss);
+        /* A call's RSS repeats the last sample (README): the frame's first
+         * line is measured from its own first event. */
+        return push_line(th, line, -1);
     case EVENT_LINE:
         /* With an empty stack (a section that starts mid-call, as a forked
          * child does) the event's own line stands in for the frame's. */
