@@ -68,6 +68,18 @@ WORKLOADS = [
 ]
 
 REPORT_EVENTS = 10_000_000
+
+# The cost of each option, on the N=200,000 tight loop under Debian's
+# python3.11 only (to stay within the time budget), interleaved with plain.
+OPTIONS = [
+    ("default (mapped trace file, sampler every 10 ms)", {}),
+    ("MEMPROF_INTERVAL=off (no sampler)", {"MEMPROF_INTERVAL": "off"}),
+    ("MEMPROF_FD: buffered writes instead of the mapping", {"MEMPROF_FD": "3"}),
+    ("MEMPROF_PEAK=1", {"MEMPROF_PEAK": "1"}),
+    ("MEMPROF_HEAP=1 (implies the peak)", {"MEMPROF_HEAP": "1"}),
+    ("MEMPROF_AGGREGATE=1", {"MEMPROF_AGGREGATE": "1"}),
+]
+OPTION_REPS = 3
 REPORT_REPS = 5
 
 # The targets of the issue.
@@ -256,6 +268,46 @@ def bench_workload(w, label, python, is_debian, quick):
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def bench_options(quick):
+    """Per-event cost and trace size of each option (OPTIONS), side by side."""
+    python = "/usr/bin/python3.11"
+    script = [os.path.join(WORKLOADS_DIR, "tight.py"), "200000"]
+    reps = 1 if quick else OPTION_REPS
+    names = ["plain"] + [n for n, _ in OPTIONS]
+    res = {n: [] for n in names}
+    events = {}
+    for rep in range(reps):
+        order = names[rep % len(names):] + names[:rep % len(names)]
+        for n in order:
+            if n == "plain":
+                res[n].append(run_process([python] + script, clean_env())["wall"])
+                continue
+            extra = dict(dict(OPTIONS)[n])
+            trace = os.path.join(WORK, "options.%d.jsonl" % os.getpid())
+            if os.path.exists(trace):
+                os.unlink(trace)
+            if "MEMPROF_FD" in extra:
+                argv = ["sh", "-c", 'exec "$@" 3>"$T"', "sh", python] + script
+                env = clean_env({"LD_PRELOAD": AGENT, "T": trace, **extra})
+            else:
+                argv = [python] + script
+                env = clean_env({"LD_PRELOAD": AGENT, "MEMPROF_OUTPUT": trace, **extra})
+            r = run_process(argv, env, trace)
+            res[n].append(r["wall"])
+            events[n] = (r["events"], r["bytes"])
+        log("  options rep %d/%d" % (rep + 1, reps))
+    plain = med(res["plain"])
+    full = events.get(OPTIONS[0][0], (0, 0))[0] or 1
+    out = []
+    for n, _ in OPTIONS:
+        ev, size = events.get(n, (0, 0))
+        # Per traced line event of the default run: the aggregating mode
+        # writes no events, but traces the same lines.
+        out.append(dict(name=n, wall=med(res[n]), us=(med(res[n]) - plain) / full * 1e6,
+                        bytes_per_event=size / full))
+    return dict(plain=plain, rows=out, reps=reps, events=full)
 
 
 def paired(a, b, f):
@@ -682,6 +734,10 @@ def main():
             s["mprof_extrapolated"] = dict(wall=est, ratio=est / s["plain"]["wall"], us_per_event=us)
             for name, _ in VARIANTS:
                 s[name]["vs_mprof_extrapolated"] = est / s[name]["wall"]
+    options = None
+    if not only or "options" in only:
+        log("bench: the cost of each option")
+        options = bench_options(args.quick)
     report = None
     if not only or "report" in only:
         log("bench: memprof-report on a synthetic trace")
@@ -689,7 +745,7 @@ def main():
     elapsed = time.time() - start
     info["load_end"] = " ".join("%.2f" % x for x in os.getloadavg())
 
-    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args)
+    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options)
     print(tables)
     out = args.output or (os.path.join(WORK, "BENCHMARKS.quick.rst") if (args.quick or only) else OUT_RST)
     with open(out, "w") as f:
@@ -700,7 +756,7 @@ def main():
     log("bench: written to %s (raw figures in %s) in %.0f s" % (out, os.path.join(WORK, "results.json"), elapsed))
 
 
-def render(info, pythons, notes, mver, all_results, report, elapsed, args):
+def render(info, pythons, notes, mver, all_results, report, elapsed, args, options=None):
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     L = []
     L.append("memprof benchmarks")
@@ -774,11 +830,28 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args):
                              "{:,.0f}".format(report["eps"]), "{:,.0f}".format(report["eps_min"]),
                              "%.1f" % report["peak_mib"]]]))
         L.append("")
+    if options:
+        L.append("The options")
+        L.append("-----------")
+        L.append("")
+        L.append("The N=200,000 tight loop (%s line events) under Debian's python3.11, each" % "{:,}".format(options["events"]))
+        L.append("option interleaved with plain (%.3f s), median of %d runs. ``us/event`` is" % (options["plain"], options["reps"]))
+        L.append("(run - plain) / the default run's events; ``bytes/event`` the trace's size")
+        L.append("over the same count (the aggregating mode writes tables, not events).")
+        L.append("")
+        L.append(rst_table(["option", "wall (s, median)", "us/event", "bytes/event"],
+                           [[o["name"], "%.3f" % o["wall"], "%.2f" % o["us"], "%.1f" % o["bytes_per_event"]]
+                            for o in options["rows"]]))
+        L.append("")
     L.append("Targets")
     L.append("-------")
     L.append("")
     L.append(targets(all_results, pythons, report))
     L.append("")
+    analysis = os.path.join(ROOT, "bench", "analysis.rst")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            L.append(f.read())
     return "\n".join(L)
 
 

@@ -6,7 +6,12 @@
 #include <unistd.h>
 
 static int clear_refs_fd = -1;
-static int status_fd = -1;      /* only when getrusage cannot be trusted */
+static int status_fd = -1;      /* for when getrusage cannot tell */
+/* getrusage() also reports the peak of the image this process was exec'd
+ * from (a big parent of a spawned child, say), which no reset clears: it
+ * returns max(that, our mark). Above that value it is our mark; at it, our
+ * mark is hidden and /proc/self/status is read instead (slower). */
+static int64_t exec_floor;
 
 static void reset_mark(void)
 {
@@ -37,12 +42,13 @@ static int64_t status_hwm(void)
 
 static int64_t mark_now(void)
 {
-    if (status_fd >= 0)
-        return status_hwm();
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return -1;
-    return (int64_t)ru.ru_maxrss * 1024;
+    int64_t mark = (int64_t)ru.ru_maxrss * 1024;
+    if (exec_floor && mark <= exec_floor && status_fd >= 0)
+        return status_hwm();
+    return mark;
 }
 
 static int64_t rss_kib_now(void)
@@ -74,13 +80,14 @@ bool peak_open(void)
     clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
     if (clear_refs_fd < 0)
         return false;
-    /* getrusage() also remembers the peak of the image this process was
-     * exec'd from (a big parent of a spawned child, say), which no reset
-     * clears: then read the mark from /proc/self/status instead. */
     reset_mark();
     struct rusage ru;
     int64_t rss = rss_kib_now();
-    if (getrusage(RUSAGE_SELF, &ru) != 0 || rss < 0 || ru.ru_maxrss > rss + 4096) {
+    exec_floor = 0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0 || rss < 0)
+        return false;
+    if (ru.ru_maxrss > rss + 64) {
+        exec_floor = (int64_t)ru.ru_maxrss * 1024;
         status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
         if (status_fd < 0)
             return false;
