@@ -310,6 +310,7 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
         return parse_code(rec, o, err);
     if (strcmp(k, "thread") == 0) {
         rec->kind = RECORD_THREAD;
+        rec->u.thread.name = NULL;      /* optional: absent on later switches */
         return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err) ||
                get_str(o, "thread", "name", false, &rec->u.thread.name, err);
     }
