@@ -1,6 +1,6 @@
 #!/bin/sh
 # Heap accounting's cost per malloc/free pair (see bench/heap_micro.c), by
-# hand after `make`: bench/heap_micro.sh [SIZE [THREADS]]
+# make bench runs it; by hand after `make`: bench/heap_micro.sh [SIZE [THREADS]]
 set -eu
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -14,6 +14,6 @@ for i in 1 2; do
     echo "== run $i"
     echo "no agent:             $($out/heap_micro_py "$@")"
     echo "agent, forward only:  $(LD_PRELOAD=$agent $out/heap_micro "$@")"
-    echo "agent, accounting on: $(LD_PRELOAD=$agent MEMPROF_OUTPUT=$trace $out/heap_micro_py "$@")"
+    echo "agent, accounting on: $(LD_PRELOAD=$agent MEMPROF_HEAP=1 MEMPROF_OUTPUT=$trace $out/heap_micro_py "$@")"
 done
 rm -f "$trace"

@@ -734,6 +734,12 @@ def main():
             s["mprof_extrapolated"] = dict(wall=est, ratio=est / s["plain"]["wall"], us_per_event=us)
             for name, _ in VARIANTS:
                 s[name]["vs_mprof_extrapolated"] = est / s[name]["wall"]
+    heap = None
+    if not only or "heap" in only:
+        log("bench: heap accounting per malloc/free pair")
+        out = subprocess.run(["sh", os.path.join(ROOT, "bench", "heap_micro.sh")], capture_output=True,
+                             text=True, cwd=ROOT)
+        heap = out.stdout.strip() if out.returncode == 0 else "failed: " + out.stderr.strip()[-500:]
     options = None
     if not only or "options" in only:
         log("bench: the cost of each option")
@@ -745,7 +751,7 @@ def main():
     elapsed = time.time() - start
     info["load_end"] = " ".join("%.2f" % x for x in os.getloadavg())
 
-    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options)
+    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options, heap)
     print(tables)
     out = args.output or (os.path.join(WORK, "BENCHMARKS.quick.rst") if (args.quick or only) else OUT_RST)
     with open(out, "w") as f:
@@ -756,7 +762,7 @@ def main():
     log("bench: written to %s (raw figures in %s) in %.0f s" % (out, os.path.join(WORK, "results.json"), elapsed))
 
 
-def render(info, pythons, notes, mver, all_results, report, elapsed, args, options=None):
+def render(info, pythons, notes, mver, all_results, report, elapsed, args, options=None, heap=None):
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     L = []
     L.append("memprof benchmarks")
@@ -842,6 +848,18 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
         L.append(rst_table(["option", "wall (s, median)", "us/event", "bytes/event"],
                            [[o["name"], "%.3f" % o["wall"], "%.2f" % o["us"], "%.1f" % o["bytes_per_event"]]
                             for o in options["rows"]]))
+        L.append("")
+    if heap:
+        L.append("Heap accounting")
+        L.append("---------------")
+        L.append("")
+        L.append("``bench/heap_micro.sh``: a C loop of 64-byte ``malloc``/``free`` pairs, timed")
+        L.append("against glibc's ``__libc_malloc``/``__libc_free`` in the same process (median")
+        L.append("ns per pair over 31 rounds of a million): without the agent, with the agent in")
+        L.append("a process that is not Python (hooks only forward), and in a Python process")
+        L.append("with ``MEMPROF_HEAP=1`` and no line traced. Budget: 30 ns per pair. ::")
+        L.append("")
+        L.extend("    " + line for line in heap.splitlines())
         L.append("")
     L.append("Targets")
     L.append("-------")
