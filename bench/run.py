@@ -52,7 +52,7 @@ VARIANTS = [
 # floor: also run build/bench/floor once per repetition.
 WORKLOADS = [
     dict(key="tight200k", title="tight loop, N=200,000", script="tight.py", args=["200000"],
-         reps=5, mprof=3, floor=True),
+         reps=5, mprof=2, floor=True),
     dict(key="tight2M", title="tight loop, N=2,000,000", script="tight.py", args=["2000000"],
          reps=3, mprof=0, extrapolate_mprof_from="tight200k"),
     dict(key="alloc", title="allocation-heavy, 2,000 rounds", script="alloc.py", args=["2000"],
