@@ -61,6 +61,8 @@ static void section_destroy(section_t *s)
     for (i = 0; i < s->nfiles; i++) {
         free(s->files[i].path);
         free(s->files[i].abspath);
+        free(s->files[i].path_hex);
+        free(s->files[i].open_path);
     }
     for (i = 0; i < s->ntables; i++)
         table_destroy(&s->tables[i]);
@@ -229,6 +231,27 @@ const char *section_display_path(const section_t *s, const file_def_t *f)
     return strcmp(joined, f->path) == 0 ? s->script : f->path;
 }
 
+/* The bytes that hexadecimal text stands for, NUL-terminated; a bad digit
+ * or a NUL byte ends them. NULL if out of memory. */
+static char *unhex(const char *hex)
+{
+    size_t n = strlen(hex) / 2, i;
+    char *out = malloc(n + 1);
+
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        int hi = hex[2 * i], lo = hex[2 * i + 1];
+        hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
+        lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            break;
+        out[i] = (char)(hi * 16 + lo);
+    }
+    out[i] = '\0';
+    return out;
+}
+
 int section_define_file(section_t *s, const record_t *rec, record_error_t *err)
 {
     long long id = rec->u.file.id;
@@ -242,11 +265,18 @@ int section_define_file(section_t *s, const record_t *rec, record_error_t *err)
     if (f->defined)
         return bad(err, "file %lld is defined twice", id);
     f->path = strdup(rec->u.file.path);
-    f->abspath = rec->u.file.abspath ? strdup(rec->u.file.abspath) : NULL;
-    if (!f->path || (rec->u.file.abspath && !f->abspath)) {
+    /* A name that is not UTF-8 is opened by its exact bytes. */
+    f->abspath = rec->u.file.abspath_hex ? unhex(rec->u.file.abspath_hex)
+               : rec->u.file.abspath ? strdup(rec->u.file.abspath) : NULL;
+    f->open_path = rec->u.file.path_hex ? unhex(rec->u.file.path_hex) : NULL;
+    f->path_hex = rec->u.file.path_hex ? strdup(rec->u.file.path_hex) : NULL;
+    if (!f->path || ((rec->u.file.abspath || rec->u.file.abspath_hex) && !f->abspath) ||
+        (rec->u.file.path_hex && (!f->open_path || !f->path_hex))) {
         free(f->path);
         free(f->abspath);
-        f->path = f->abspath = NULL;
+        free(f->open_path);
+        free(f->path_hex);
+        f->path = f->abspath = f->open_path = f->path_hex = NULL;
         return MODEL_NO_MEMORY;
     }
     f->has_stat = rec->u.file.has_stat;

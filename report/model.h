@@ -30,6 +30,8 @@ typedef struct file_def {
     bool defined;
     char *path;             /* co_filename, shown in "Filename:" */
     char *abspath;          /* or NULL */
+    char *path_hex;         /* the exact bytes of a non-UTF-8 path, hex, or NULL */
+    char *open_path;        /* path's exact bytes, for opening; or NULL */
     bool has_stat;
     long long size, mtime_ns;
 } file_def_t;

@@ -19,10 +19,12 @@ static inline const char *fast_uint(const char *p, const char *end, long long *o
     long long v = 0;
 
     while (p < end && (unsigned)(*p - '0') < 10u) {
+        if (p - first == FAST_MAX_DIGITS)
+            return NULL;        /* before the digit that could overflow */
         v = v * 10 + (*p - '0');
         p++;
     }
-    if (p == first || p - first > FAST_MAX_DIGITS || (*first == '0' && p - first > 1))
+    if (p == first || (*first == '0' && p - first > 1))
         return NULL;
     *out = v;
     return p;
@@ -210,10 +212,12 @@ static int parse_file(record_t *rec, json_t *o, record_error_t *err)
     bool has_size = false, has_mtime = false;
 
     rec->kind = RECORD_FILE;
-    rec->u.file.abspath = NULL;
+    rec->u.file.abspath = rec->u.file.path_hex = rec->u.file.abspath_hex = NULL;
     if (get_int(o, "file", "id", true, &rec->u.file.id, NULL, err) ||
         get_str(o, "file", "path", true, &rec->u.file.path, err) ||
         get_str(o, "file", "abspath", false, &rec->u.file.abspath, err) ||
+        get_str(o, "file", "path_hex", false, &rec->u.file.path_hex, err) ||
+        get_str(o, "file", "abspath_hex", false, &rec->u.file.abspath_hex, err) ||
         get_int(o, "file", "size", false, &rec->u.file.size, &has_size, err) ||
         get_int(o, "file", "mtime_ns", false, &rec->u.file.mtime_ns, &has_mtime, err))
         return -1;

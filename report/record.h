@@ -78,6 +78,9 @@ typedef struct record {
             long long id;
             const char *path;
             const char *abspath;    /* or NULL */
+            /* The exact bytes of a name that is not UTF-8, in hexadecimal
+             * (path and abspath then hold U+FFFD in their place), or NULL. */
+            const char *path_hex, *abspath_hex;
             bool has_stat;
             long long size, mtime_ns;
         } file;

@@ -98,6 +98,11 @@ static int write_functions(FILE *out, const section_t *s, source_cache_t *source
         json_str(out, section_display_path(s, f));
         fputs(", \"path\": ", out);
         json_str(out, f->path);
+        if (f->path_hex) {
+            /* The exact bytes of a name that is not UTF-8. */
+            fputs(", \"path_hex\": ", out);
+            json_str(out, f->path_hex);
+        }
         fprintf(out, ", \"first_line\": %d, \"last_line\": %d, ", first, last);
         json_key_number(out, "total_increment_mib", total, 1);
         fputs(",\n         \"lines\": [", out);

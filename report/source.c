@@ -115,6 +115,9 @@ static int split_lines(source_file_t *sf, size_t size)
 
 /* Opens the first candidate that exists; returns an fd, or -1 with *why set
  * to the most telling errno (anything beats "no such file"). */
+/* Not an errno: the name is not a regular file (a device, a FIFO...). */
+#define NOT_REGULAR (-1)
+
 static int open_source(const file_def_t *f, const char *cwd, int *why)
 {
     const char *candidate[3];
@@ -124,8 +127,9 @@ static int open_source(const file_def_t *f, const char *cwd, int *why)
     *why = ENOENT;
     if (f->abspath)
         candidate[n++] = f->abspath;
-    if (cwd && f->path[0] != '/') {
-        size_t lc = strlen(cwd), lp = strlen(f->path);
+    const char *rel = f->open_path ? f->open_path : f->path;
+    if (cwd && rel[0] != '/') {
+        size_t lc = strlen(cwd), lp = strlen(rel);
         joined = malloc(lc + lp + 2);
         if (!joined) {
             *why = ENOMEM;
@@ -133,14 +137,21 @@ static int open_source(const file_def_t *f, const char *cwd, int *why)
         }
         memcpy(joined, cwd, lc);
         joined[lc] = '/';
-        memcpy(joined + lc + 1, f->path, lp + 1);
+        memcpy(joined + lc + 1, rel, lp + 1);
         candidate[n++] = joined;
     }
-    candidate[n++] = f->path;
+    candidate[n++] = f->open_path ? f->open_path : f->path;
     for (i = 0; i < n && fd < 0; i++) {
-        fd = open(candidate[i], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        /* Non-blocking, so that a FIFO named by a trace cannot hang us. */
+        fd = open(candidate[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0 && (errno != ENOENT || *why == ENOENT))
             *why = errno;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -1;
+            *why = NOT_REGULAR;
+        }
     }
     free(joined);
     return fd;
@@ -204,7 +215,7 @@ static source_file_t *load(source_cache_t *c, const file_def_t *f, const char *c
     }
     if (fd < 0 || err) {
         diag_warning(c->diag, "%s: cannot read source (%s); rows show no line contents",
-                     f->path, strerror(err));
+                     f->path, err == NOT_REGULAR ? "not a regular file" : strerror(err));
         return sf;
     }
     if (split_lines(sf, size)) {

@@ -15,7 +15,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -156,7 +155,6 @@ def test_non_python_program_identical(name, tmp_path):
     if name == "git":       # object files hold the commit time: compare names only
         trees = [sorted(t) for t in trees]
     assert trees[0] == trees[1], "the agent changed or added files"
-    assert not any("memprof" in p for p in (trees[1] if name == "git" else trees[1].keys()))
 
 
 # ---- another tracer in the program ----
@@ -237,11 +235,7 @@ def test_threading_settrace_keeps_working(tmp_path):
 
 
 def test_coverage_results_unchanged(tmp_path):
-    try:
-        import coverage  # noqa: F401
-        has = subprocess.run([PY, "-m", "coverage", "--version"], capture_output=True).returncode == 0
-    except ImportError:
-        has = False
+    has = subprocess.run([PY, "-m", "coverage", "--version"], capture_output=True).returncode == 0
     if not has:
         pytest.skip("SKIPPED LOUDLY: memprof e2e: Debian's python3-coverage is not installed "
                     "(scripts/setup-debian.sh test-real installs it)")
@@ -283,7 +277,7 @@ EXITS = {
     "exception-inside-profiled": ("@profile\ndef bad():\n    raise ValueError('inner')\n"
                                   "try:\n    bad()\nexcept ValueError as e:\n    print(e)\n"
                                   "raise SystemExit(8)", 8),
-    "keyboardinterrupt": ("raise KeyboardInterrupt", -signal.SIGINT if sys.version_info >= (3, 8) else 1),
+    "keyboardinterrupt": ("raise KeyboardInterrupt", -signal.SIGINT),
     "sigterm-handler": ("import os, signal, sys\n"
                         "signal.signal(signal.SIGTERM, lambda *a: sys.exit(5))\n"
                         "os.kill(os.getpid(), signal.SIGTERM)\nwhile True: pass", 5),
@@ -316,6 +310,39 @@ def test_traceback_through_profiled_function_unchanged(tmp_path):
     src = "@profile\ndef bad():\n    raise ValueError('inner')\nbad()\n"
     plain, traced, _ = both(tmp_path, "tb.py", src)
     assert plain.returncode == 1
+    same(plain, traced)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the agent opens the trace file and /proc/self/statm "
+                   "at start-up in every Python process, profiled or not, taking fds 3 and 4: "
+                   "a program listing its fds sees them (CPython's test_subprocess "
+                   "test_pass_fds_redirected fails under the agent)")
+def test_descriptors_unchanged_without_profile(tmp_path):
+    src = "import os\nprint(sorted(int(f) for f in os.listdir('/proc/self/fd')))\n"
+    plain, traced, _ = both(tmp_path, "fds.py", src)
+    assert plain.returncode == 0, plain.stderr
+    same(plain, traced)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: with MEMPROF_FILES or MEMPROF_FUNCTIONS set the agent "
+                   "imports threading, re, enum, fnmatch and their dependencies (11 modules) "
+                   "into every Python process at start-up, so 'threading' in sys.modules is "
+                   "true before the program runs (CPython's test_threading "
+                   "test_import_from_another_thread fails)")
+@pytest.mark.parametrize("var", ["MEMPROF_FILES", "MEMPROF_FUNCTIONS"])
+def test_selection_imports_nothing(var, tmp_path):
+    """The program sees the same sys.modules at start with or without the
+    agent, with a selection that matches nothing."""
+    readme = (ROOT / "README.rst").read_text(errors="replace")
+    if var not in readme:
+        pytest.skip("SKIPPED LOUDLY: memprof e2e: %s is not in README.rst yet" % var)
+    code = "import sys; print(sorted(sys.modules))"
+    plain = run([PY, "-I", "-c", code], tmp_path, plain_env())
+    traced = run([PY, "-I", "-c", code], tmp_path,
+                 agent_env(tmp_path / "t.jsonl", **{var: "nothing-matches-this"}))
+    assert plain.returncode == 0
+    extra = sorted(set(eval(traced.stdout)) - set(eval(plain.stdout)))
+    assert extra == [], "modules imported by the agent: %s" % extra
     same(plain, traced)
 
 
@@ -429,21 +456,12 @@ def test_weird_name_report_prints_rows(weird_run):
     assert len(rows) == 4, out.stdout        # decorator, x =, y =, return
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: memprof-report opens the source by \"abspath\"/"
-                   "\"path\" with U+FFFD in place of the bad bytes and ignores \"abspath_hex\"/"
-                   "\"path_hex\" (README: they hold the exact bytes), so a script whose name "
-                   "is not UTF-8 gets 'cannot read source (No such file or directory)' and "
-                   "no Line Contents")
 def test_weird_name_report_finds_the_source(weird_run):
     _, trace = weird_run
     out = report(trace)
     assert b"y = [0] * 1000" in out.stdout, out.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: memprof-report writes file names and source lines "
-                   "byte for byte (report/render_table.c render_function_table(): "
-                   "fprintf 'Filename: %s' and fwrite of the line), so a trace or script name "
-                   "with ESC sequences drives the user's terminal")
 def test_weird_name_report_prints_safely(weird_run):
     _, trace = weird_run
     out = report(trace)
@@ -451,9 +469,6 @@ def test_weird_name_report_prints_safely(weird_run):
     assert is_safe(out.stderr), out.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="memprof-report --format json is being written: if "
-                   "missing, xfail; today it prints names with U+FFFD and no hex, so a name "
-                   "that is not UTF-8 does not round-trip")
 def test_weird_name_json_round_trips(weird_run):
     script, trace = weird_run
     out = report(trace, "--format", "json", check=False)
@@ -581,7 +596,8 @@ def test_closed_pipe_warns_once(tmp_path):
 
 def test_closed_pipe_with_default_sigpipe(tmp_path):
     """A program that restores SIGPIPE's default action (as many command-line
-    tools do) must not be killed by the agent's write to a closed pipe."""
+    tools do) must not be killed by the agent's write to a closed pipe
+    (it was, exit -13, until collector/writer.c blocked SIGPIPE)."""
     write(tmp_path / "sp.py", "import signal\nsignal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
           + MANY_PROG)
     r, w = os.pipe()
@@ -590,11 +606,6 @@ def test_closed_pipe_with_default_sigpipe(tmp_path):
         out = run([PY, "sp.py"], tmp_path, agent_env(MEMPROF_FD=w), pass_fds=(w,))
     finally:
         os.close(w)
-    if out.returncode == -signal.SIGPIPE:
-        pytest.xfail("BUG: the agent's write() to a closed MEMPROF_FD pipe raises SIGPIPE and "
-                     "kills a program whose SIGPIPE action is the default (collector/writer.c "
-                     "should block SIGPIPE around its write, or use send(MSG_NOSIGNAL) on "
-                     "sockets): exit %d, stdout %r" % (out.returncode, out.stdout))
     one_warning(out)
 
 
@@ -649,10 +660,20 @@ def step_counts(trace):
 
 
 def events_tolerant(trace):
-    """Like events(), but a cut-off last line (no newline) is dropped."""
+    """Like events(), but a cut-off last line (no newline) is dropped, and so
+    is a record a kill cut short inside the mapped file (it is followed by
+    the padding's spaces and closing '"}', README "The trace format")."""
     raw = Path(trace).read_bytes()
     body = raw if raw.endswith(b"\n") else raw[:raw.rfind(b"\n") + 1]
-    return [json.loads(x) for x in body.split(b"\n") if x]
+    out = []
+    for x in body.split(b"\n"):
+        if not x:
+            continue
+        try:
+            out.append(json.loads(x))
+        except ValueError:
+            assert x.endswith(b' "}'), x[:200]
+    return out
 
 
 def test_sigkill_at_random_points_keeps_completed_calls(tmp_path):
@@ -673,15 +694,14 @@ def test_sigkill_at_random_points_keeps_completed_calls(tmp_path):
         assert err == b"", err
         done = completed(side)
         if not trace.exists() or trace.stat().st_size == 0:
-            # Killed before the first flush: nothing to keep (the empty file
-            # itself is a known issue, see test_killed_before_first_flush).
+            # Killed before the agent wrote anything: nothing to keep.
             assert done == 0, (n, delay, done)
             empty += 1
             continue
         out = report(trace, check=False)
         assert out.returncode == 0, (n, delay, out.stderr)
         warnings = [l for l in out.stderr.splitlines() if l]
-        assert all(b"truncated last record" in l for l in warnings), (n, delay, out.stderr)
+        assert all(b"truncated last record" in l or b"truncated record" in l for l in warnings), (n, delay, out.stderr)
         returns, lines = step_counts(trace)
         # Every call that returned before the side file said so is in the trace.
         assert returns >= done, (n, delay, returns, done)
@@ -692,11 +712,9 @@ def test_sigkill_at_random_points_keeps_completed_calls(tmp_path):
     assert empty < runs, "no run lived long enough to test anything"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the agent creates the trace file at start-up and "
-                   "writes the header only with the first flush, so a process killed before "
-                   "that leaves an empty file, which memprof-report refuses ('not a memprof "
-                   "trace: the file is empty', exit 2)")
 def test_killed_before_first_flush_trace_reads(tmp_path):
+    """Killed inside the first profiled call, before any flush (an empty
+    file was refused with exit 2 until the agent wrote its header at once)."""
     write(tmp_path / "k.py", "import os, signal\n@profile\ndef f():\n"
           "    os.kill(os.getpid(), signal.SIGKILL)\nf()\n")
     trace = tmp_path / "t.jsonl"
@@ -707,8 +725,9 @@ def test_killed_before_first_flush_trace_reads(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: a Python program that never uses profile and is "
-                   "killed leaves an empty memprof.PID.jsonl behind (the file is created at "
-                   "start-up; only a normal exit removes an empty one)")
+                   "killed leaves memprof.PID.jsonl behind (the file is created at start-up, "
+                   "empty in the last commit, 32 KiB of header and padding in the work tree; "
+                   "only a normal exit removes a trace with nothing profiled)")
 def test_killed_python_without_profile_leaves_no_file(tmp_path):
     out = run([PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
               tmp_path, agent_env())
@@ -731,9 +750,6 @@ forever()
 """
 
 
-@pytest.mark.xfail(strict=False, reason="GAP: records are flushed when the 64 KiB buffer fills or "
-                   "the outermost profiled call returns (README); lines executed inside a "
-                   "call that never returns are lost on SIGKILL")
 def test_sigkill_keeps_every_executed_line(tmp_path):
     rng = random.Random(kill_seed() + 1)
     write(tmp_path / "strong.py", textwrap.dedent(STRONG))
@@ -760,7 +776,6 @@ def test_sigkill_keeps_every_executed_line(tmp_path):
 # ---- out of memory ----
 
 GROW = """
-import sys
 keep = []
 
 @profile

@@ -3,8 +3,6 @@
 copied next to them as golden-CASE.jsonl).  Run from the top of the tree:
 python3 tests/fuzz/make_corpus.py.  Each seed is one trace file; the names
 say what edge it exercises."""
-import json
-import os
 import shutil
 from pathlib import Path
 

@@ -58,20 +58,24 @@ os.waitpid(pid, 0)
 PY
 (cd "$tmp" && LD_PRELOAD="$build/libmemprof.so" MEMPROF_OUTPUT="$tmp/trace.jsonl" \
     PYTHONMALLOC=malloc valgrind --error-exitcode=9 --trace-children=no \
-    --leak-check=full --show-leak-kinds=definite --num-callers=40 \
+    --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+    --num-callers=40 --fullpath-after="$root/" \
     --log-file="$tmp/vg.%p.log" "$python" prog.py >"$tmp/out" 2>"$tmp/err")
 rc=$?
-echo "   python exit status under valgrind: $rc (9 = valgrind saw errors somewhere, CPython's included)"
+echo "   python exit status under valgrind: $rc (9 = memcheck saw errors or definite leaks somewhere, CPython's included)"
 # Error blocks are runs of "==PID== " lines separated by "==PID== " blank ones.
-ours=$(cat "$tmp"/vg.*.log | awk '
-    /^==[0-9]+== $/ { if (block ~ /libmemprof/) n++; block = ""; next }
+# A frame of the agent shows as libmemprof.so (no debug info) or, with
+# --fullpath-after, as collector/FILE.c or preload/FILE.c.
+ours_re='libmemprof|[( ]collector/|[( ]preload/'
+ours=$(cat "$tmp"/vg.*.log | awk -v re="$ours_re" '
+    /^==[0-9]+== $/ { if (block ~ re) n++; block = ""; next }
     { block = block "\n" $0 }
-    END { if (block ~ /libmemprof/) n++; print n + 0 }')
+    END { if (block ~ re) n++; print n + 0 }')
 total=$(cat "$tmp"/vg.*.log | sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' | awk '{s += $1} END {print s + 0}')
-echo "   memcheck error blocks mentioning libmemprof: $ours (all errors, CPython's included: $total)"
+echo "   memcheck errors and definite leaks in the agent's code: $ours (all, CPython's included: $total)"
 if [ "$ours" != 0 ]; then
     status=1
-    cat "$tmp"/vg.*.log | awk '/^==[0-9]+== $/ { if (block ~ /libmemprof/) print block; block = ""; next } { block = block "\n" $0 }'
+    cat "$tmp"/vg.*.log | awk -v re="$ours_re" '/^==[0-9]+== $/ { if (block ~ re) print block; block = ""; next } { block = block "\n" $0 }'
 fi
 if [ "$(cat "$tmp/out")" != 90 ]; then
     echo "FAIL: program output changed under the agent:"; cat "$tmp/out" "$tmp/err"; status=1
