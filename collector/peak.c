@@ -1,5 +1,6 @@
 /* peak: see peak.h. Syscalls only: it runs on the per-event path. */
 #include "peak.h"
+#include "writer.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -77,7 +78,7 @@ bool peak_open(void)
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
-    clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    clear_refs_fd = fd_out_of_the_way(open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC));
     if (clear_refs_fd < 0)
         return false;
     reset_mark();
@@ -88,7 +89,7 @@ bool peak_open(void)
         return false;
     if (ru.ru_maxrss > rss + 64) {
         exec_floor = (int64_t)ru.ru_maxrss * 1024;
-        status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        status_fd = fd_out_of_the_way(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
         if (status_fd < 0)
             return false;
     }

@@ -1,5 +1,6 @@
 /* rss: see rss.h. Async-signal-safe: open, pread and close only. */
 #include "rss.h"
+#include "writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +12,7 @@ bool rss_open(void)
 {
     rss_close();
     page_size = sysconf(_SC_PAGESIZE);
-    statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    statm_fd = fd_out_of_the_way(open("/proc/self/statm", O_RDONLY | O_CLOEXEC));
     return statm_fd >= 0;
 }
 

@@ -308,6 +308,16 @@ int trace_fd(void)
     return trace_recording() ? writer.fd : -1;
 }
 
+bool trace_defined_anything(void)
+{
+    return ncodes > 0;
+}
+
+uint64_t trace_bytes_written(void)
+{
+    return writer.written;
+}
+
 int64_t trace_own_resident(void)
 {
     return (int64_t)writer_resident(&writer);

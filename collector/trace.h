@@ -49,6 +49,10 @@ struct trace_code {
  * on, through a mapping of it (writer.h). The header comes with the first
  * record. */
 bool trace_init(int fd, const char *path, const struct trace_section_info *info);
+/* Whether any code was defined (else the trace holds a header only). */
+bool trace_defined_anything(void);
+/* Bytes this process put in the trace file so far. */
+uint64_t trace_bytes_written(void);
 /* Bytes of the trace's own mapping counted in the RSS now. */
 int64_t trace_own_resident(void);
 bool trace_recording(void);

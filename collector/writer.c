@@ -52,6 +52,17 @@ bool writer_init(writer_t *w, int fd, int pid)
     return true;
 }
 
+int fd_out_of_the_way(int fd)
+{
+    if (fd < 0)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
+    if (high < 0)
+        return fd;      /* a low RLIMIT_NOFILE: keep it where it is */
+    close(fd);
+    return high;
+}
+
 /* ---- mapped mode ---- */
 
 #define REGION (32 * 1024)
@@ -121,7 +132,7 @@ static bool new_region(writer_t *w)
 
 static bool open_mapped(writer_t *w)
 {
-    w->fd = open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
     return w->fd >= 0;
 }
 

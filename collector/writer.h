@@ -78,6 +78,11 @@ static inline void writer_end_record(writer_t *w)
         writer_pad_after(w);
 }
 
+/* Moves a descriptor the agent opened to a high number (close-on-exec),
+ * so that the program finds the low numbers it expects free, as it would
+ * without the agent. Returns the descriptor to use. */
+int fd_out_of_the_way(int fd);
+
 /* Formatting into a reserved area; each returns the end of what it wrote. */
 char *fmt_u64(char *p, uint64_t v);
 char *fmt_i64(char *p, int64_t v);

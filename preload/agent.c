@@ -34,6 +34,7 @@
 #include "trace.h"
 #include "trace_hook.h"
 #include "warn.h"
+#include "writer.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -199,7 +200,7 @@ static bool open_output(void)
     /* The first process of a run never overwrites an earlier trace. */
     if (agent.root)
         flags |= O_EXCL;
-    agent.fd = open(agent.path, flags, 0600);
+    agent.fd = fd_out_of_the_way(open(agent.path, flags, 0600));
     if (agent.fd < 0) {
         char what[PATH_MAX + 64];
         snprintf(what, sizeof what, errno == EEXIST
@@ -252,8 +253,10 @@ static void install(void)
                      && trace_hook_init(agent.fd, agent.own_fd ? agent.path : NULL);
     if (recording && agent.peak && !trace_set_peak(true))
         warn("cannot follow the peak RSS (/proc/self/clear_refs); the Peak column stays empty");
-    /* Memory over time, from now to the end, profiled code or not. */
-    if (recording && agent.interval_ns && trace_start_section())
+    /* The header at once, so that even a process killed before it
+     * profiles anything leaves a readable trace; then memory over time,
+     * from now to the end, profiled code or not. */
+    if (recording && trace_start_section() && agent.interval_ns)
         sampler_start(agent.fd, agent.interval_ns);
     if (!run_bootstrap()) {
         if (py.Err_Occurred())
@@ -431,9 +434,11 @@ __attribute__((constructor)) static void agent_load(void)
 __attribute__((destructor)) static void agent_unload(void)
 {
     finish();
-    /* Leave no empty file behind a run that profiled nothing. */
+    /* Leave no file behind a run that recorded nothing but its header (no
+     * profiled code, no sampling, no child appended to it). */
     struct stat st;
     if (agent.own_fd && agent.root && agent.pid == (int)syscall(SYS_getpid)
-        && fstat(agent.fd, &st) == 0 && st.st_size == 0)
+        && !agent.interval_ns && !trace_defined_anything()
+        && fstat(agent.fd, &st) == 0 && (uint64_t)st.st_size <= trace_bytes_written())
         unlink(agent.path);
 }

@@ -83,9 +83,10 @@ if hasattr(builtins, "profile") and os.environ.get("MEMPROF_REAL_PROFILE") == "1
 KNOWN = {
     "test.test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected": (
         ("decorator", "files"),
-        "the agent keeps two descriptors open in every Python process from start-up "
-        "(the trace file and /proc/self/statm, fds 3 and 4), so a child that lists its "
-        "open fds (subprocessdata/fd_status.py) sees 3 and 4 besides pass_fds"),
+        "the agent keeps its descriptors open in every Python process from start-up "
+        "(the trace file, its mapping's descriptor, /proc/self/statm; moved to 1000 and "
+        "above, close-on-exec), so a child that lists all its open fds "
+        "(subprocessdata/fd_status.py) sees them besides pass_fds"),
     "test.test_threading.ThreadTests.test_import_from_another_thread": (
         ("files",),
         "with MEMPROF_FILES (or MEMPROF_FUNCTIONS) set the agent imports threading "
