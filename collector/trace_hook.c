@@ -189,6 +189,8 @@ static Py_ssize_t extra_index = -1;
 static int (*code_get_extra)(PyObject *, Py_ssize_t, void **);
 static int (*code_set_extra)(PyObject *, Py_ssize_t, void *);
 
+void trace_hook_audit_event(void);
+
 /* Whether code (now starting, in the current frame) is selected; registers
  * it if so. Returns its id or 0. */
 static uint32_t select_code(PyObject *code)
@@ -201,6 +203,9 @@ static uint32_t select_code(PyObject *code)
     uint32_t id = trace_code_lookup(code);
     if (id || verdict == VERDICT_YES)
         return id;
+    /* Each code object comes here once: Thread.start's first run is the
+     * moment to hand threading our profile function, before the thread. */
+    trace_hook_audit_event();
     PyObject *globals = py.Eval_GetGlobals();
     PyObject *module = globals ? py.Dict_GetItemString(globals, "__name__") : NULL;
     PyObject *args = py.Tuple_Pack(2, code, module ? module : py.None);
@@ -293,6 +298,49 @@ static PyObject *hook_thread_start(PyObject *self, PyObject *const *args, Py_ssi
             py.Err_Clear();
     }
     return pyapi_none();
+}
+
+/* New threads and selection, up to 3.11: threading.setprofile(thread_start)
+ * as soon as the program has imported threading (importing it ourselves
+ * would show in sys.modules). Checked at audit events; starting a thread
+ * raises one ("_thread.start_new_thread") before the thread runs. */
+static bool thread_hook_pending;
+
+static PyObject *hook_thread_hook_when_imported(PyObject *self, PyObject *const *args,
+                                                Py_ssize_t nargs)
+{
+    thread_hook_pending = true;
+    return pyapi_none();
+}
+
+static PyMethodDef thread_start_def;
+
+void trace_hook_audit_event(void)
+{
+    if (!thread_hook_pending)
+        return;
+    PyObject *modules = py.Sys_GetObject("modules");
+    PyObject *threading = modules ? py.Dict_GetItemString(modules, "threading") : NULL;
+    if (!threading)
+        return;
+    /* Defined at the end of threading.py: the module has run. */
+    PyObject *done = py.Object_GetAttrString(threading, "_shutdown");
+    if (!done) {
+        py.Err_Clear();
+        return;
+    }
+    py.DecRef(done);
+    thread_hook_pending = false;
+    PyObject *setprofile = py.Object_GetAttrString(threading, "setprofile");
+    PyObject *start = py.CFunction_NewEx(&thread_start_def, NULL, NULL);
+    PyObject *args = setprofile && start ? py.Tuple_Pack(1, start) : NULL;
+    PyObject *res = args ? py.Object_CallObject(setprofile, args) : NULL;
+    PyObject *refs[] = { res, args, start, setprofile };
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        if (refs[i])
+            py.DecRef(refs[i]);
+    if (py.Err_Occurred())
+        py.Err_Clear();
 }
 
 /* ---- registration ---- */
@@ -513,8 +561,11 @@ static PyMethodDef methods[] = {
     METHOD(register), METHOD(enter), METHOD(leave), METHOD(warn), METHOD(recording),
     METHOD(on_call), METHOD(on_return), METHOD(on_line), METHOD(on_jump),
     METHOD(set_disable), METHOD(select_setup), METHOD(thread_start),
+    METHOD(thread_hook_when_imported),
     { NULL, NULL, 0, NULL },
 };
+
+static PyMethodDef thread_start_def = METHOD(thread_start);
 
 PyMethodDef *trace_hook_methods(void)
 {

@@ -330,6 +330,8 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         }
         return 0;
     }
+    if (agent.state == RECORDING)
+        trace_hook_audit_event();
     if (event[0] == 'c' && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
         finish();
         guard_hook_entry();

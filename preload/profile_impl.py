@@ -178,8 +178,10 @@ class _Profile:
         if self._monitor is not None:
             self._monitor.watch_starts()
         else:
-            import threading
-            threading.setprofile(_c.thread_start)
+            # New threads get the profile function through threading's hook,
+            # set when the program imports threading (importing it here would
+            # show in sys.modules before the program runs).
+            _c.thread_hook_when_imported()
 
     def _select(self, code, qualname, anonymous_only):
         # A code object chosen by MEMPROF_FUNCTIONS or MEMPROF_FILES, now
@@ -208,6 +210,55 @@ class _Profile:
         return "<memprof profile>"
 
 
+def _glob(name, pattern):
+    # Shell-style matching, as fnmatch.fnmatchcase: * ? [seq] [!seq].
+    n, p = 0, 0
+    star_p, star_n = -1, 0
+    while n < len(name):
+        if p < len(pattern) and pattern[p] == "*":
+            star_p, star_n = p, n
+            p += 1
+            continue
+        if p < len(pattern):
+            ok, width = _glob_one(name[n], pattern, p)
+            if ok:
+                n += 1
+                p += width
+                continue
+        if star_p < 0:
+            return False
+        star_n += 1
+        n, p = star_n, star_p + 1
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
+def _glob_one(ch, pattern, p):
+    # (whether ch matches the pattern item at p, the item's width)
+    c = pattern[p]
+    if c == "?":
+        return True, 1
+    if c == "[":
+        start = p + 1
+        negate = pattern[start:start + 1] == "!"
+        if negate:
+            start += 1
+        end = pattern.find("]", start + 1)     # a "]" first in the set is literal
+        if end > 0:
+            body = pattern[start:end]
+            hit, i = False, 0
+            while i < len(body):
+                if i + 2 < len(body) and body[i + 1] == "-":
+                    hit = hit or body[i] <= ch <= body[i + 2]
+                    i += 3
+                else:
+                    hit = hit or body[i] == ch
+                    i += 1
+            return hit != negate, end - p + 1
+    return c == ch, 1
+
+
 def _patterns(text):
     return [p for p in text.replace(",", " ").split() if p]
 
@@ -217,8 +268,8 @@ def _selector(profile, files, functions):
     # whose name matches (a pattern without "/" matches the base name, one
     # with "/" the path). MEMPROF_FUNCTIONS: "module:qualname" patterns (a
     # pattern without ":" matches the qualname in any module). Shell-style
-    # globs (fnmatch).
-    import fnmatch
+    # globs, matched by _glob (not fnmatch, whose import of re and enum the
+    # program would see in sys.modules).
     import os
 
     qualnames = {}      # code -> qualname, for interpreters before 3.11
@@ -239,10 +290,10 @@ def _selector(profile, files, functions):
         base = os.path.basename(filename)
         for p in files:
             if "/" in p:
-                if (fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(filename, p)
-                        or fnmatch.fnmatchcase(path, "*/" + p)):
+                if (_glob(path, p) or _glob(filename, p)
+                        or _glob(path, "*/" + p)):
                     return True
-            elif fnmatch.fnmatchcase(base, p):
+            elif _glob(base, p):
                 return True
         return False
 
@@ -260,7 +311,7 @@ def _selector(profile, files, functions):
         if functions and module is not None and code.co_name != "<module>":
             full = "%s:%s" % (module, qualname)
             for p in functions:
-                if fnmatch.fnmatchcase(full, p) or (":" not in p and fnmatch.fnmatchcase(qualname, p)):
+                if _glob(full, p) or (":" not in p and _glob(qualname, p)):
                     profile._select(code, qualname, False)
                     return
 

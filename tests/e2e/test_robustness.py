@@ -322,11 +322,6 @@ def test_descriptors_unchanged_without_profile(tmp_path):
     same(plain, traced)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with MEMPROF_FILES or MEMPROF_FUNCTIONS set the agent "
-                   "imports threading, re, enum, fnmatch and their dependencies (11 modules) "
-                   "into every Python process at start-up, so 'threading' in sys.modules is "
-                   "true before the program runs (CPython's test_threading "
-                   "test_import_from_another_thread fails)")
 @pytest.mark.parametrize("var", ["MEMPROF_FILES", "MEMPROF_FUNCTIONS"])
 def test_selection_imports_nothing(var, tmp_path):
     """The program sees the same sys.modules at start with or without the

@@ -87,11 +87,6 @@ KNOWN = {
         "(the trace file, its mapping's descriptor, /proc/self/statm; moved to 1000 and "
         "above, close-on-exec), so a child that lists all its open fds "
         "(subprocessdata/fd_status.py) sees them besides pass_fds"),
-    "test.test_threading.ThreadTests.test_import_from_another_thread": (
-        ("files",),
-        "with MEMPROF_FILES (or MEMPROF_FUNCTIONS) set the agent imports threading "
-        "(and ten other modules) at start-up, so 'threading' in sys.modules is already "
-        "true before the program runs"),
 }
 
 
