@@ -40,7 +40,7 @@ static uint64_t t0_ns;
 static int live_frames;         /* profiled frames running, all threads */
 static enum trace_aggregate aggregate;
 static bool with_peak;          /* events carry the peak of their interval */
-static int64_t last_rss_raw;    /* the last RSS read, for call events */
+static int64_t last_rss_raw;    /* the process's last RSS read, for call events */
 static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
 
 static struct file_def *files;  /* index = id - 1 */
@@ -301,11 +301,6 @@ bool trace_start_section(void)
 uint64_t trace_clock(void)
 {
     return clock_ns(CLOCK_MONOTONIC) - t0_ns;
-}
-
-int trace_fd(void)
-{
-    return trace_recording() ? writer.fd : -1;
 }
 
 bool trace_defined_anything(void)
@@ -569,6 +564,7 @@ void trace_after_fork_child(void)
     writer_reset_pid(&writer, getpid());
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     last_snapshot = 0;
+    last_rss_raw = 0;       /* the parent's: a child's call must not repeat it */
     agg_after_fork_child();
     if (with_peak)
         peak_after_fork_child();

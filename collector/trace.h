@@ -60,8 +60,6 @@ bool trace_recording(void);
 bool trace_start_section(void);
 /* Nanoseconds since the section's t0 (CLOCK_MONOTONIC). */
 uint64_t trace_clock(void);
-/* The trace's descriptor, or -1 when not recording. */
-int trace_fd(void);
 /* Stops recording for good (after a warning). */
 void trace_stop(void);
 

@@ -189,8 +189,6 @@ static Py_ssize_t extra_index = -1;
 static int (*code_get_extra)(PyObject *, Py_ssize_t, void **);
 static int (*code_set_extra)(PyObject *, Py_ssize_t, void *);
 
-void trace_hook_audit_event(void);
-
 /* Whether code (now starting, in the current frame) is selected; registers
  * it if so. Returns its id or 0. */
 static uint32_t select_code(PyObject *code)

@@ -133,10 +133,7 @@ def _wrap(func, enter, leave):
 
 
 class _Profile:
-    """@profile, as under `python -m memory_profiler`: each line of the
-    decorated function is recorded in memprof's trace; `memprof-report`
-    prints the tables. Also `with profile:` and
-    `profile.enable_by_count()` / `profile.disable_by_count()`."""
+    # What builtins.profile (bootstrap.py's _LazyProfile) hands its calls to.
 
     def __init__(self):
         self._monitor = None
@@ -197,17 +194,6 @@ class _Profile:
     def disable_by_count(self):
         if _minor < 12:
             _c.leave()
-
-    def __enter__(self):
-        self.enable_by_count()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.disable_by_count()
-        return False
-
-    def __repr__(self):
-        return "<memprof profile>"
 
 
 def _glob(name, pattern):
