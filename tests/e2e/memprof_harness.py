@@ -191,6 +191,9 @@ class OracleRun:
     # row charged against 0 rather than against a previous line's maximum.
     # Empty when run with plain=True.
     base0: List[Dict[int, int]]
+    # One {lineno: MiB} per table: the part of that row's Increment that
+    # those records added (the samples themselves, absolute levels).
+    level0: List[Dict[int, float]] = field(default_factory=list)
 
 
 def run_oracle(program, *, args=(), mp_args=(), plain=False, cwd=None,
@@ -211,7 +214,7 @@ def run_oracle(program, *, args=(), mp_args=(), plain=False, cwd=None,
     proc = _decoded(subprocess.run(cmd, cwd=cwd, env=clean_env(extra),
                                    capture_output=True, timeout=timeout))
     tables = parse_tables(proc.stdout) if proc.returncode == 0 else []
-    base0 = []
+    base0, level0 = [], []
     if not plain:
         try:
             with open(base0_file, encoding='utf-8') as f:
@@ -224,7 +227,8 @@ def run_oracle(program, *, args=(), mp_args=(), plain=False, cwd=None,
             raise AssertionError('oracle_shim: tables %r but counts for %r'
                                  % (keys, entries))
         base0 = [{int(k): v for k, v in e['base0'].items()} for e in entries]
-    return OracleRun(proc, tables, base0)
+        level0 = [{int(k): v for k, v in e['level0'].items()} for e in entries]
+    return OracleRun(proc, tables, base0, level0 if not plain else [])
 
 
 def read_trace(path):

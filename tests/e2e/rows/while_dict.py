@@ -1,0 +1,15 @@
+# A while loop that builds a dict, then an idle while loop.
+@profile
+def index(n):
+    d = {}
+    i = 0
+    while i < n:
+        d[i] = str(i)
+        i += 1
+    j = 0
+    while j < n:
+        j += 1
+    return len(d)
+
+
+index(10000)
