@@ -125,6 +125,12 @@ int model_finish(model_t *m);
 bool model_has_peak(const model_t *m);
 bool model_has_heap(const model_t *m);
 
+/* The first section with a table known from snapshots only (a trace of
+ * MEMPROF_AGGREGATE=1): without its events, no line's cost is known, so
+ * --mode exact and the rankings (rank.h) cannot be computed.  NULL if every
+ * table came from events. */
+const section_t *model_events_missing(const model_t *m);
+
 /* Drops the sections from index N on (a trace that was refused). */
 void model_truncate(model_t *m, size_t n);
 

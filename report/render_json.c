@@ -171,7 +171,7 @@ static int write_top(FILE *out, const model_t *m, size_t top)
     line_ref_t *refs;
     size_t n, i;
 
-    if (rank_lines(m, false, &refs, &n))
+    if (rank_lines(m, RANK_COST, &refs, &n))
         return -1;
     if (n > top)
         n = top;
@@ -186,6 +186,8 @@ static int write_top(FILE *out, const model_t *m, size_t top)
         json_key_number(out, "mem_usage_mib", r->row->max, 1);
         fputs(", ", out);
         json_key_number(out, "increment_mib", r->row->inc, 1);
+        fputs(", ", out);
+        json_key_number(out, "exact_increment_mib", r->row->cost, 1);
         fputc('}', out);
     }
     fputs(n ? "\n  ]" : "]", out);

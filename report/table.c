@@ -5,6 +5,7 @@
  */
 #include "table.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,10 +150,41 @@ void table_charge_extra(func_table_t *t, int line, int nfields, long long peak, 
     row->has_heap = t->has_heap = true;
 }
 
+void table_add_cost(func_table_t *t, int line, double cost)
+{
+    long long i = (long long)line - t->base;
+
+    if (i < 0 || (size_t)i >= t->nrows)
+        return;
+    t->rows[i].cost += cost;
+    t->has_cost = true;
+}
+
+double table_highest(const func_table_t *t)
+{
+    double top = 0;
+    size_t i;
+
+    for (i = 0; i < t->nrows; i++)
+        if (t->rows[i].count && t->rows[i].max > top)
+            top = t->rows[i].max;
+    return top;
+}
+
+bool table_is_artefact(const func_table_t *t, const line_row_t *row)
+{
+    return t->has_cost && fabs(row->inc - row->cost) > table_highest(t);
+}
+
 void table_clear(func_table_t *t)
 {
-    if (t->nrows)
-        memset(t->rows, 0, t->nrows * sizeof *t->rows);
+    size_t i;
+
+    for (i = 0; i < t->nrows; i++) {
+        double cost = t->rows[i].cost;
+        memset(&t->rows[i], 0, sizeof t->rows[i]);
+        t->rows[i].cost = cost;
+    }
     t->measured = t->has_peak = t->has_heap = false;
 }
 
@@ -164,6 +196,7 @@ int table_set_row(func_table_t *t, int line, unsigned long long count, double ma
 
     if (count == 0)
         return 0;
+    t->snapshot = true;
     row = row_for(t, line, &why);
     if (!row)
         return why;
