@@ -121,10 +121,15 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     fputs("\n\n", out);
 }
 
+/* In a note, a space the lines are not broken at ("2.668 MiB"). */
+#define NBSP '\x1f'
+
 /* Writes TEXT (NUL-terminated, single spaces) in lines of at most WIDTH
- * columns where it can, breaking at spaces. */
+ * columns where it can, breaking at spaces; NBSP prints as a space. */
 static void write_wrapped(FILE *out, const char *text, size_t width)
 {
+    size_t i;
+
     while (*text) {
         size_t len = strlen(text), cut = len;
         if (len > width) {
@@ -133,7 +138,8 @@ static void write_wrapped(FILE *out, const char *text, size_t width)
             if (cut == 0)
                 cut = strcspn(text, " ");
         }
-        fwrite(text, 1, cut, out);
+        for (i = 0; i < cut; i++)
+            fputc(text[i] == NBSP ? ' ' : text[i], out);
         fputc('\n', out);
         text += cut;
         while (*text == ' ')
@@ -147,6 +153,7 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
     size_t note_len = 0, costs_len = 0, n = 0, k = 0;
     FILE *lines, *values;
     int first, last, line;
+    char *v;
 
     table_line_range(t, &first, &last);
     for (line = first; line <= last; line++) {
@@ -170,12 +177,12 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
     for (line = first; line <= last; line++) {
         const line_row_t *row = table_row(t, line);
         const char *sep = k == 0 ? "" : k + 1 == n ? " and " : ", ";
-        char *v;
         if (!row || !table_is_artefact(t, row))
             continue;
         render_mib(cell, sizeof cell, row->cost, o->precision);
         for (v = cell; *v == ' '; v++)
             ;
+        *strchr(v, ' ') = NBSP;
         fprintf(lines, "%s%d", sep, line);
         fprintf(values, "%s%s", sep, v);
         k++;
@@ -189,8 +196,10 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
             n == 1 ? "this line's Increment differs" : "these lines' Increments differ",
             n == 1 ? "it" : "they");
     render_mib(cell, sizeof cell, table_highest(t), o->precision);
-    fprintf(lines, "%s). What %s cost, the exact-mode Increment (memprof-report --mode exact): "
-            "%s.", cell + strspn(cell, " "), n == 1 ? "it" : "they", costs ? costs : "");
+    v = cell + strspn(cell, " ");
+    *strchr(v, ' ') = NBSP;
+    fprintf(lines, "%s). What %s cost, the exact-mode Increment (memprof-report\x1f--mode\x1f"
+            "exact): %s.", v, n == 1 ? "it" : "they", costs ? costs : "");
     fclose(lines);
     free(costs);
     if (!note)
