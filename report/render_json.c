@@ -55,6 +55,8 @@ static void write_row(FILE *out, const func_table_t *t, int line, const source_f
     fputs(", ", out);
     json_key_number(out, "increment_mib", m ? row->inc : 0, m);
     fputs(", ", out);
+    json_key_number(out, "exact_increment_mib", m ? row->cost : 0, m && t->has_cost);
+    fprintf(out, ", \"compat_artefact\": %s, ", m && table_is_artefact(t, row) ? "true" : "false");
     json_key_number(out, "peak_mib", m ? mib(row->peak) : 0, m && row->has_peak);
     fputs(", ", out);
     json_key_number(out, "allocated_bytes", m ? (double)row->alloc : 0, m && row->has_heap);

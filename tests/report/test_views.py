@@ -199,6 +199,10 @@ def test_note_names_the_artefacts_of_an_up_and_down_loop(tmp_path):
     assert out.count("Note:") == 1
     exact = run("--mode", "exact", str(path), cwd=tmp_path).stdout.decode()
     assert table_rows(exact)[4][1] == -100.0 and "Note:" not in exact
+    doc = json.loads(run("--format", "json", str(path), cwd=tmp_path).stdout)
+    lines = doc["processes"][0]["functions"][0]["lines"]
+    assert [l["line"] for l in lines if l["compat_artefact"]] == [4]
+    assert lines[3]["exact_increment_mib"] == -100 and lines[3]["increment_mib"] < -9_000_000
 
 
 # -- traces of table snapshots only ----------------------------------------
@@ -223,8 +227,10 @@ def test_views_needing_events_refuse_snapshots(tmp_path, args, what):
     err = p.stderr.decode()
     assert err.count("\n") == 1 and err.startswith("memprof-report: %s: %s" % (path, what))
     assert "MEMPROF_AGGREGATE=both or 0" in err
-    # the tables themselves come from snapshots as from events
+    # the tables themselves come from snapshots as from events, without cost
     assert table_rows(run(str(path), cwd=tmp_path).stdout.decode())[3] == (208.0, 8.0, 1)
+    doc = json.loads(run("--format", "json", str(path), cwd=tmp_path).stdout)
+    assert {l["exact_increment_mib"] for l in doc["processes"][0]["functions"][0]["lines"]} == {None}
 
 
 def test_html_and_diff_say_why_they_do_not_rank_snapshots(tmp_path):
