@@ -155,6 +155,25 @@ static void line_table(FILE *out, const section_t *s, const func_table_t *t,
     (void)s;
 }
 
+/* The text report's artefact note, under the table. */
+static int artefact_note(FILE *out, const func_table_t *t, const render_options_t *o)
+{
+    char *note, *c;
+
+    if (render_artefact_text(t, o, &note))
+        return -1;
+    if (!note)
+        return 0;
+    for (c = note; *c; c++)
+        if (*c == RENDER_NOTE_NBSP)
+            *c = ' ';
+    fputs("<p class=\"note artefact\">", out);
+    esc(out, note);
+    fputs("</p>\n", out);
+    free(note);
+    return 0;
+}
+
 int render_html(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o)
 {
     const char *command = m->nsections ? m->sections[0]->command : "";
@@ -208,6 +227,8 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
             esc(out, section_display_path(s, f));
             fputs("</span></h3>\n", out);
             line_table(out, s, t, src, o);
+            if (artefact_note(out, t, o))
+                return -1;
         }
     }
     fputs("</body>\n</html>\n", out);

@@ -121,8 +121,7 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     fputs("\n\n", out);
 }
 
-/* In a note, a space the lines are not broken at ("2.668 MiB"). */
-#define NBSP '\x1f'
+#define NBSP RENDER_NOTE_NBSP
 
 /* Writes TEXT (NUL-terminated, single spaces) in lines of at most WIDTH
  * columns where it can, breaking at spaces; NBSP prints as a space. */
@@ -147,7 +146,7 @@ static void write_wrapped(FILE *out, const char *text, size_t width)
     }
 }
 
-int render_artefact_note(FILE *out, const func_table_t *t, const render_options_t *o)
+int render_artefact_text(const func_table_t *t, const render_options_t *o, char **text)
 {
     char *note = NULL, *costs = NULL, cell[400];
     size_t note_len = 0, costs_len = 0, n = 0, k = 0;
@@ -160,6 +159,7 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
         const line_row_t *row = table_row(t, line);
         n += row && table_is_artefact(t, row);
     }
+    *text = NULL;
     if (n == 0)
         return 0;
     lines = open_memstream(&note, &note_len);
@@ -204,9 +204,21 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
     free(costs);
     if (!note)
         return -1;
-    write_wrapped(out, note, 79);
-    fputc('\n', out);
-    free(note);
+    *text = note;
+    return 0;
+}
+
+int render_artefact_note(FILE *out, const func_table_t *t, const render_options_t *o)
+{
+    char *note;
+
+    if (render_artefact_text(t, o, &note))
+        return -1;
+    if (note) {
+        write_wrapped(out, note, 79);
+        fputc('\n', out);
+        free(note);
+    }
     return 0;
 }
 

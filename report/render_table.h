@@ -40,6 +40,15 @@ int render_mib(char *buf, size_t cap, double mib, int precision);
 void render_function_table(FILE *out, const func_table_t *t, const char *filename,
                            const source_file_t *src, const render_options_t *o);
 
+/* In the artefact note's text, a space lines must not be broken at
+ * ("2.668 MiB"); shown as a space. */
+#define RENDER_NOTE_NBSP '\x1f'
+
+/* The artefact note of T as one paragraph (malloc'd, in *TEXT), or NULL in
+ * *TEXT if no row of T is a compat artefact.  Returns 0, or -1 if out of
+ * memory. */
+int render_artefact_text(const func_table_t *t, const render_options_t *o, char **text);
+
 /* Under T's table (after its blank lines), once: which rows' Increments are
  * compat artefacts (table_is_artefact) and what those lines cost; nothing
  * if none is.  Returns 0, or -1 if out of memory. */

@@ -114,6 +114,7 @@ def test_html_top_lines_and_shading_follow_the_cost(tmp_path):
     shade = {line: float(v) for v, line in
              re.findall(r'<tr style="background:rgba\(230,80,20,([\d.]+)\)"><td>(\d+)</td>', page)}
     assert shade["3"] > 0.5 and shade["1"] == 0 and shade["4"] == 0
+    assert "artefact" not in page
 
 
 def test_diff_largest_growth_is_of_the_cost(tmp_path):
@@ -203,6 +204,8 @@ def test_note_names_the_artefacts_of_an_up_and_down_loop(tmp_path):
     lines = doc["processes"][0]["functions"][0]["lines"]
     assert [l["line"] for l in lines if l["compat_artefact"]] == [4]
     assert lines[3]["exact_increment_mib"] == -100 and lines[3]["increment_mib"] < -9_000_000
+    page = run("--format", "html", str(path), cwd=tmp_path).stdout.decode()
+    assert page.count('<p class="note artefact">Note: the Increment of line 4 is a compat') == 1
 
 
 # -- traces of table snapshots only ----------------------------------------
