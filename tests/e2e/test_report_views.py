@@ -7,7 +7,7 @@ by cost, against memory_profiler 0.61 where it has an answer.
 - examples/example.py and an idle loop: no note; --top ranks by cost, not
   by the decorator row's absolute level.
 
-Run: /usr/bin/python3 -m pytest -q tests/e2e -k views
+Run: /usr/bin/python3 -m pytest -q tests/e2e -k report_views
 """
 import subprocess
 
