@@ -120,6 +120,8 @@ int table_record_delta(func_table_t *t, int line, double mem, double delta)
     row->inc += delta;
     if (mem > row->max)
         row->max = mem;
+    if (mem > t->highest)
+        t->highest = mem;
     row->count++;
     if (!t->measured || line < t->min_seen)
         t->min_seen = line;
@@ -162,13 +164,7 @@ void table_add_cost(func_table_t *t, int line, double cost)
 
 double table_highest(const func_table_t *t)
 {
-    double top = 0;
-    size_t i;
-
-    for (i = 0; i < t->nrows; i++)
-        if (t->rows[i].count && t->rows[i].max > top)
-            top = t->rows[i].max;
-    return top;
+    return t->highest;
 }
 
 bool table_is_artefact(const func_table_t *t, const line_row_t *row)
@@ -186,6 +182,7 @@ void table_clear(func_table_t *t)
         t->rows[i].cost = cost;
     }
     t->measured = t->has_peak = t->has_heap = false;
+    t->highest = 0;
 }
 
 int table_set_row(func_table_t *t, int line, unsigned long long count, double max_mib, double inc,
@@ -202,6 +199,8 @@ int table_set_row(func_table_t *t, int line, unsigned long long count, double ma
         return why;
     row->count = count;
     row->max = max_mib;
+    if (max_mib > t->highest)
+        t->highest = max_mib;
     row->inc = inc;
     if (!t->measured || line < t->min_seen)
         t->min_seen = line;

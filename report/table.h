@@ -43,6 +43,7 @@ typedef struct func_table {
     bool measured;              /* some row has count > 0 */
     int min_seen, max_seen;     /* valid if measured */
     bool has_peak, has_heap;    /* some row has them */
+    double highest;             /* the largest Mem usage of any row */
     bool has_cost;              /* the rows' cost came from events */
     bool snapshot;              /* a table snapshot gave it rows */
     /* --threads split: the table of one thread of a registered function. */
