@@ -513,6 +513,7 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
     note_memory(s, ev);
     if (c->registered && ev->kind != EVENT_LINE && (rc = track_span(s, th, c->table, ev)))
         return rc;
+    s->tables[c->table].has_events = true;
     if (s->opt.split_threads && ev->kind != EVENT_CALL) {
         long long k = thread_table(s, c->table);
         if (k < 0)
@@ -716,7 +717,7 @@ const section_t *model_events_missing(const model_t *m)
     for (i = 0; i < m->nsections; i++)
         for (j = 0; j < m->sections[i]->ntables; j++) {
             const func_table_t *t = &m->sections[i]->tables[j];
-            if (t->snapshot && !t->has_cost)
+            if (t->snapshot && !t->has_events)
                 return m->sections[i];
         }
     return NULL;

@@ -45,6 +45,8 @@ typedef struct func_table {
     bool has_peak, has_heap;    /* some row has them */
     double highest;             /* the largest Mem usage of any row */
     bool has_cost;              /* the rows' cost came from events */
+    bool has_events;            /* events of its code were seen (in split
+                                   mode, on the function's table too) */
     bool snapshot;              /* a table snapshot gave it rows */
     /* --threads split: the table of one thread of a registered function. */
     long long thread;           /* -1 for a function's table of all threads */

@@ -257,3 +257,8 @@ def test_exact_mode_on_events_and_snapshots_uses_the_events(tmp_path):
     assert table_rows(exact)[1] == (200.0, 0.0, 1)
     assert run("--top", "1", str(both), cwd=tmp_path).stdout.decode() == \
         run("--top", "1", str(events), cwd=tmp_path).stdout.decode()
+    # split by thread, the events go to the thread's table, the snapshot to
+    # the function's: still a trace with events
+    for args in (["--mode", "exact"], ["--top", "1"]):
+        split = run("--threads", "split", *args, str(both), cwd=tmp_path)
+        assert split.stdout == run("--threads", "split", *args, str(events), cwd=tmp_path).stdout
