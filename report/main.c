@@ -276,10 +276,10 @@ int main(int argc, char **argv)
         if (!missing)
             missing = model_events_missing(&model);
         if (missing) {
-            diag_refused(&diag, missing->trace, 0,
+            diag_refused(&diag, missing->trace, missing->snapshot_line,
                          "%s per-line events, and this trace holds table snapshots only "
-                         "(MEMPROF_AGGREGATE=1): record it again with MEMPROF_AGGREGATE=both "
-                         "or 0", exact ? "--mode exact needs"
+                         "(MEMPROF_AGGREGATE=1; the first is here): record it again with "
+                         "MEMPROF_AGGREGATE=both or 0", exact ? "--mode exact needs"
                                        : "--top ranks lines by their exact-mode increment, "
                                          "which needs");
             model_destroy(&model);
