@@ -22,19 +22,9 @@ pytestmark = pytest.mark.skipif(
                       capture_output=True).returncode != 0,
     reason="memprof views e2e: not built, or memory_profiler is not installed")
 
-UP_AND_DOWN = """\
-@profile
-def spike_then_small():
-    total = 0
-    for i in range(300):
-        block = [0] * (10 ** 7 if i == 0 else 100)
-        total += len(block)
-        del block
-    return total
-
-
-spike_then_small()
-"""
+# A loop whose first iteration allocates 76 MiB and the others almost
+# nothing (the golden case "artefact" is a trace of it).
+UP_AND_DOWN = ROOT / "tests" / "golden" / "artefact" / "updown.py"
 
 IDLE = """\
 @profile
@@ -60,7 +50,7 @@ def table_and_note(text):
 
 def test_up_and_down_loop_artefacts_are_kept_and_named(tmp_path):
     program = tmp_path / "updown.py"
-    program.write_text(UP_AND_DOWN)
+    program.write_text(UP_AND_DOWN.read_text())
     oracle = run_oracle(program, plain=True)
     assert oracle.proc.returncode == 0, oracle.proc.stderr
     mine = run_memprof(program, tmp_path / "out")
