@@ -406,7 +406,8 @@ static int charge_line(section_t *s, thread_state_t *th, func_table_t *t, int li
     else
         rc = table_record_line(t, line, th->prev_line, mem);
     if (!rc) {
-        table_add_cost(t, line, cost);
+        if (before >= 0)
+            table_add_cost(t, line, cost);
         table_charge_extra(t, line, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
     }
     return rc;

@@ -1,6 +1,7 @@
 /*
  * rank: see rank.h.  qsort is not stable, so the table order is part of the
- * key (the position in the list before sorting).
+ * key (the position in the list before sorting), after the measure and
+ * whether it was measured at all.
  */
 #include "rank.h"
 
@@ -10,6 +11,7 @@ typedef struct keyed {
     line_ref_t ref;
     size_t order;
     double key;
+    bool measured;      /* the key was measured, not 0 for want of a figure */
 } keyed_t;
 
 const char *rank_measure(rank_by_t by)
@@ -47,6 +49,10 @@ static int costlier_first(const void *a, const void *b)
     const keyed_t *x = a, *y = b;
     if (x->key != y->key)
         return x->key > y->key ? -1 : 1;
+    /* A decorator row's cost is 0 because nothing was measured before it:
+     * among lines that cost 0 it comes after those measured at 0. */
+    if (x->measured != y->measured)
+        return x->measured ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -77,7 +83,8 @@ int rank_lines(const model_t *m, rank_by_t by, line_ref_t **out, size_t *n)
                     }
                     k = p;
                 }
-                k[count] = (keyed_t){.ref = {s, t, line, row}, .order = count, .key = key};
+                k[count] = (keyed_t){.ref = {s, t, line, row}, .order = count, .key = key,
+                                     .measured = by == RANK_PEAK || row->costed};
                 count++;
             }
         }

@@ -39,8 +39,10 @@ typedef struct line_ref {
 /* Whether ROW of T can be ranked BY, and its key (MiB) in *KEY. */
 bool rank_key(const func_table_t *t, const line_row_t *row, rank_by_t by, double *key);
 
-/* Every measured line that has a key, most expensive first; ties keep
- * table order.  Returns 0 (free *OUT) or -1 if out of memory. */
+/* Every measured line that has a key, most expensive first; among equal
+ * keys, lines whose cost was measured come before those that only have no
+ * cost (a decorator row: nothing precedes a call's first line), then table
+ * order.  Returns 0 (free *OUT) or -1 if out of memory. */
 int rank_lines(const model_t *m, rank_by_t by, line_ref_t **out, size_t *n);
 
 /* The largest key BY among T's rows, 0 if none is above 0 (for shading). */

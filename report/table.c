@@ -159,7 +159,7 @@ void table_add_cost(func_table_t *t, int line, double cost)
     if (i < 0 || (size_t)i >= t->nrows)
         return;
     t->rows[i].cost += cost;
-    t->has_cost = true;
+    t->rows[i].costed = t->has_cost = true;
 }
 
 double table_highest(const func_table_t *t)
@@ -177,9 +177,10 @@ void table_clear(func_table_t *t)
     size_t i;
 
     for (i = 0; i < t->nrows; i++) {
-        double cost = t->rows[i].cost;
+        line_row_t keep = t->rows[i];
         memset(&t->rows[i], 0, sizeof t->rows[i]);
-        t->rows[i].cost = cost;
+        t->rows[i].cost = keep.cost;
+        t->rows[i].costed = keep.costed;
     }
     t->measured = t->has_peak = t->has_heap = false;
     t->highest = 0;

@@ -23,6 +23,8 @@ typedef struct line_row {
      * minus the RSS before it, in its own frame (the exact-mode Increment).
      * The views rank by it (rank.h); valid where the table has_cost. */
     double cost;
+    bool costed;                /* some charge measured a cost (a call's
+                                   first line has no RSS before it) */
     unsigned long long count;   /* occurrences; 0 = never measured */
     /* From the optional event fields, charged like the RSS (see README). */
     bool has_peak, has_heap;
@@ -77,7 +79,7 @@ int table_record_line(func_table_t *t, int line, int prev_line, double mem);
 int table_record_delta(func_table_t *t, int line, double mem, double delta);
 
 /* Adds COST MiB to the cost of LINE, which table_record_line() or
- * table_record_delta() has just charged. */
+ * table_record_delta() has just charged with an RSS before it known. */
 void table_add_cost(func_table_t *t, int line, double cost);
 
 /*

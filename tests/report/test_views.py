@@ -88,20 +88,22 @@ def test_top_does_not_rank_the_decorator_row_first(tmp_path):
     path = write_case(tmp_path, BASELINE, baseline_events())
     table = run(str(path), cwd=tmp_path).stdout.decode()
     assert table_rows(table)[1][1] == 200.0     # compat: the absolute level
-    out = run("--top", "2", str(path), cwd=tmp_path).stdout.decode()
-    assert out.startswith("Top 2 lines by exact-mode increment\n")
+    out = run("--top", "4", str(path), cwd=tmp_path).stdout.decode()
+    assert out.startswith("Top 4 lines by exact-mode increment\n")
     rows = top_rows(out)
     assert rows[0] == (8.0, 8.0, 3)
-    assert [r[2] for r in rows] == [3, 1] and rows[1][:2] == (0.0, 200.0)
+    # line 5 measured at 0, the decorator row 0 for want of a figure (nothing
+    # precedes a call's first line), then line 4's -8
+    assert [r[2] for r in rows] == [3, 5, 1, 4] and rows[2][:2] == (0.0, 200.0)
 
 
 def test_json_and_csv_top_rank_the_same_way(tmp_path):
     path = write_case(tmp_path, BASELINE, baseline_events())
     doc = json.loads(run("--format", "json", "--top", "3", str(path), cwd=tmp_path).stdout)
-    assert [(t["line"], t["exact_increment_mib"]) for t in doc["top"]] == [(3, 8), (1, 0), (5, 0)]
-    assert doc["top"][1]["increment_mib"] == 200
+    assert [(t["line"], t["exact_increment_mib"]) for t in doc["top"]] == [(3, 8), (5, 0), (1, 0)]
+    assert doc["top"][2]["increment_mib"] == 200
     out = run("--format", "csv", "--top", "2", str(path), cwd=tmp_path).stdout.decode()
-    assert [r["line"] for r in csv.DictReader(io.StringIO(out, newline=""))] == ["3", "1"]
+    assert [r["line"] for r in csv.DictReader(io.StringIO(out, newline=""))] == ["3", "5"]
 
 
 def test_html_top_lines_and_shading_follow_the_cost(tmp_path):
@@ -110,7 +112,7 @@ def test_html_top_lines_and_shading_follow_the_cost(tmp_path):
     assert "Top lines by exact-mode increment" in page
     top = page[page.index('<table class="top">'):]
     top = top[:top.index("</table>")]
-    assert re.findall(r'app\.py:(\d+)</td>', top)[:2] == ["3", "1"]
+    assert re.findall(r'app\.py:(\d+)</td>', top) == ["3", "5", "1", "4"]
     shade = {line: float(v) for v, line in
              re.findall(r'<tr style="background:rgba\(230,80,20,([\d.]+)\)"><td>(\d+)</td>', page)}
     assert shade["3"] > 0.5 and shade["1"] == 0 and shade["4"] == 0
