@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rank.h"
 #include "render_json.h"
 #include "text.h"
 
@@ -187,13 +188,16 @@ static int compare(diff_state_t *d, const fn_ref_t *a, const fn_ref_t *b)
         enum change c;
         const char *text;
         size_t len;
+        double ka, kb;
 
         if (!ra && !rb)
             continue;
         c = classify(ra, rb, d->eps);
         d->counts[c]++;
-        if (ra && rb && rb->inc - ra->inc > d->worst) {
-            d->worst = rb->inc - ra->inc;
+        /* Growth of what the line cost, as every view ranks (rank.h). */
+        if (ra && rb && rank_key(a->t, ra, RANK_COST, &ka) && rank_key(b->t, rb, RANK_COST, &kb) &&
+            kb - ka > d->worst) {
+            d->worst = kb - ka;
             d->worst_fn = any;
             d->worst_line = line;
         }
@@ -282,11 +286,20 @@ int render_diff(FILE *out, const model_t *old, const model_t *new_, const char *
         fprintf(out, "Summary: %lu line%s grew, %lu shrank, %lu unchanged, %lu new, %lu gone.\n",
                 d.counts[GREW], d.counts[GREW] == 1 ? "" : "s", d.counts[SHRANK], d.counts[SAME],
                 d.counts[ADDED], d.counts[GONE]);
-        if (d.worst_fn) {
+        const section_t *missing = model_events_missing(old);
+        if (!missing)
+            missing = model_events_missing(new_);
+        if (missing) {
+            fputs("Largest growth: not ranked: ", out);
+            fputs_safe(out, missing->trace);
+            fprintf(out, " holds table snapshots only (MEMPROF_AGGREGATE=1), without the events "
+                    "that give what each line cost; record it again with MEMPROF_AGGREGATE=both "
+                    "or 0.\n");
+        } else if (d.worst_fn) {
             char buf[400];
             snprintf(buf, sizeof buf, "%+.*f MiB", o->precision, d.worst);
-            fprintf(out, "Largest growth of an Increment: %s:%d (%s) %s\n", fn_file(d.worst_fn),
-                    d.worst_line, table_display_name(d.worst_fn->t), buf);
+            fprintf(out, "Largest growth of an %s: %s:%d (%s) %s\n", rank_measure(RANK_COST),
+                    fn_file(d.worst_fn), d.worst_line, table_display_name(d.worst_fn->t), buf);
         }
     }
     free(fa);

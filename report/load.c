@@ -100,6 +100,8 @@ static int apply(loader_t *l, const record_t *rec)
         rc = section_switch_thread(l->cur, rec->u.thread.id, rec->u.thread.name, &err);
         break;
     case RECORD_TABLE:
+        if (!l->cur->snapshot_line)
+            l->cur->snapshot_line = l->r.lineno;
         rc = section_apply_table(l->cur, rec, &err);
         break;
     case RECORD_END:

@@ -36,23 +36,29 @@ static const char usage_text[] =
     "With several processes (one trace holding a fork's child, or several\n"
     "traces), each process's tables follow a heading naming it.  TRACE may be\n"
     "- for standard input.  Traces with peaks or heap figures get Peak,\n"
-    "Allocated, Freed and Heap peak columns after Increment.\n"
+    "Allocated, Freed and Heap peak columns after Increment.  Under a table, a\n"
+    "note names the Increments that are artefacts of memory_profiler's rule (they\n"
+    "differ from what the line cost by more than the function's highest Mem\n"
+    "usage).  Views that rank lines rank by that cost, the exact-mode increment.\n"
     "\n"
     "Options:\n"
     "  --precision N        digits after the decimal point, 0 to 15 (default 3)\n"
     "  -o, --output FILE    write the report to FILE instead of standard output\n"
     "  --format FORMAT      text (default), json, csv or html (one self-contained\n"
-    "                       page: plot, top lines, tables shaded by increment)\n"
+    "                       page: plot, top lines, tables shaded by exact-mode\n"
+    "                       increment)\n"
     "  --plot FILE.svg      also write memory over time as an SVG plot, with the\n"
     "                       spans of the profiled functions and the peak\n"
-    "  --top N              the N lines with the largest Increment across all\n"
-    "                       functions (text: instead of the tables; json: a \"top\"\n"
-    "                       list; csv: those rows only; html: N top lines)\n"
+    "  --top N              the N lines that cost the most (largest exact-mode\n"
+    "                       increment) across all functions (text: instead of the\n"
+    "                       tables; json: a \"top\" list; csv: those rows only;\n"
+    "                       html: N top lines)\n"
     "  --diff               compare two traces of one program: memprof-report\n"
     "                       --diff OLD NEW (text, or --format json)\n"
     "  --mode MODE          compat (default): memory_profiler's arithmetic;\n"
     "                       exact: each line is charged the RSS after it minus\n"
-    "                       the RSS before it, in its own frame\n"
+    "                       the RSS before it, in its own frame (needs events: not\n"
+    "                       for a trace of MEMPROF_AGGREGATE=1)\n"
     "  --threads HOW        merge (default): one table per function for all its\n"
     "                       threads; split: a table per function and thread\n"
     "  -h, --help           show this help and exit\n"
@@ -64,7 +70,8 @@ static const char usage_text[] =
     "Exit status (--diff too, whatever the differences):\n"
     "  0  report printed (warnings allowed)\n"
     "  1  some records were malformed and skipped; the report still printed\n"
-    "  2  usage error, or a trace could not be opened or was refused\n"
+    "  2  usage error, or a trace could not be opened or was refused, or\n"
+    "     --mode exact or --top on a trace of table snapshots only\n"
     "\n"
     "See memprof-report(1).\n";
 
@@ -265,6 +272,26 @@ int main(int argc, char **argv)
         }
     }
 
+    /* --mode exact and the rankings need what each line cost, which only
+     * events give; the HTML page and --diff say so in place instead. */
+    if (exact || (ro.top && !diff && format != FORMAT_HTML)) {
+        const section_t *missing = model_events_missing(&old_model);
+        if (!missing)
+            missing = model_events_missing(&model);
+        if (missing) {
+            diag_refused(&diag, missing->trace, missing->snapshot_line,
+                         "%s per-line events, and this trace holds table snapshots only "
+                         "(MEMPROF_AGGREGATE=1; the first is here): record it again with "
+                         "MEMPROF_AGGREGATE=both or 0", exact ? "--mode exact needs"
+                                       : "--top ranks lines by their exact-mode increment, "
+                                         "which needs");
+            model_destroy(&model);
+            model_destroy(&old_model);
+            if (out != stdout)
+                fclose(out);
+            return diag_exit_status(&diag);
+        }
+    }
     ro.peak = model_has_peak(&model) || model_has_peak(&old_model);
     ro.heap = model_has_heap(&model) || model_has_heap(&old_model);
     ro.colour = format == FORMAT_TEXT && colour_wanted(out);

@@ -398,14 +398,18 @@ static int charge_line(section_t *s, thread_state_t *th, func_table_t *t, int li
                        const event_t *ev, long long before)
 {
     double mem = (double)ev->rss / 1048576.0;
+    double cost = before < 0 ? 0.0 : (double)(ev->rss - before) / 1048576.0;
     int rc;
 
     if (s->opt.exact)
-        rc = table_record_delta(t, line, mem, before < 0 ? 0.0 : (double)(ev->rss - before) / 1048576.0);
+        rc = table_record_delta(t, line, mem, cost);
     else
         rc = table_record_line(t, line, th->prev_line, mem);
-    if (!rc)
+    if (!rc) {
+        if (before >= 0)
+            table_add_cost(t, line, cost);
         table_charge_extra(t, line, ev->nfields, ev->peak, ev->alloc, ev->freed, ev->heap_peak);
+    }
     return rc;
 }
 
@@ -510,6 +514,7 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
     note_memory(s, ev);
     if (c->registered && ev->kind != EVENT_LINE && (rc = track_span(s, th, c->table, ev)))
         return rc;
+    s->tables[c->table].has_events = true;
     if (s->opt.split_threads && ev->kind != EVENT_CALL) {
         long long k = thread_table(s, c->table);
         if (k < 0)
@@ -568,6 +573,13 @@ int section_apply_table(section_t *s, const record_t *rec, record_error_t *err)
         !s->codes[top].registered)
         return bad(err, "table snapshot of code %lld, which is not a registered code", top);
     t = &s->tables[s->codes[top].table];
+    /* --mode exact cannot use a snapshot's compat Increments: the events
+     * (MEMPROF_AGGREGATE=both) are the truth, and a table known from
+     * snapshots only is refused (model_events_missing). */
+    if (s->opt.exact) {
+        t->snapshot = t->snapshot || json_array_size(rows) > 0;
+        return 0;
+    }
     table_clear(t);
     for (i = 0; i < json_array_size(rows); i++) {
         json_t *row = json_array_get(rows, i);
@@ -697,6 +709,19 @@ static bool any_table(const model_t *m, bool heap)
                 return true;
         }
     return false;
+}
+
+const section_t *model_events_missing(const model_t *m)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->nsections; i++)
+        for (j = 0; j < m->sections[i]->ntables; j++) {
+            const func_table_t *t = &m->sections[i]->tables[j];
+            if (t->snapshot && !t->has_events)
+                return m->sections[i];
+        }
+    return NULL;
 }
 
 bool model_has_peak(const model_t *m)

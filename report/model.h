@@ -82,6 +82,7 @@ typedef struct section {
     char *script;           /* argv[0], or NULL */
     char *cwd;              /* or NULL */
     bool ended;             /* saw the "end" record */
+    long snapshot_line;     /* line of its first table snapshot, 0 if none */
     bool has_t0;
     long long t0_ns;        /* the header's CLOCK_MONOTONIC origin */
 
@@ -124,6 +125,12 @@ int model_finish(model_t *m);
 /* Whether some row of some table has a Peak / heap figures. */
 bool model_has_peak(const model_t *m);
 bool model_has_heap(const model_t *m);
+
+/* The first section with a table known from snapshots only (a trace of
+ * MEMPROF_AGGREGATE=1): without its events, no line's cost is known, so
+ * --mode exact and the rankings (rank.h) cannot be computed.  NULL if every
+ * table came from events.  Its trace and snapshot_line say where. */
+const section_t *model_events_missing(const model_t *m);
 
 /* Drops the sections from index N on (a trace that was refused). */
 void model_truncate(model_t *m, size_t n);

@@ -67,7 +67,7 @@ int render_csv(FILE *out, const model_t *m, source_cache_t *sources, const rende
         size_t n;
         int rc = 0;
 
-        if (rank_lines(m, false, &refs, &n))
+        if (rank_lines(m, RANK_COST, &refs, &n))
             return -1;
         for (i = 0; i < n && i < o->top && rc == 0; i++)
             rc = write_row(out, refs[i].s, refs[i].t, refs[i].line, sources);

@@ -57,20 +57,20 @@ static void source_cell(FILE *out, const source_file_t *src, int line, bool stri
 }
 
 static int top_table(FILE *out, const model_t *m, source_cache_t *sources,
-                     const render_options_t *o, bool by_peak)
+                     const render_options_t *o, rank_by_t by)
 {
     size_t limit = o->top ? o->top : HTML_TOP_DEFAULT, n, i;
     line_ref_t *refs;
 
-    if (rank_lines(m, by_peak, &refs, &n))
+    if (rank_lines(m, by, &refs, &n))
         return -1;
     if (n > limit)
         n = limit;
-    fprintf(out, "<h2 id=\"top-%s\">Top lines by %s</h2>\n", by_peak ? "peak" : "increment",
-            by_peak ? "peak" : "increment");
+    fprintf(out, "<h2 id=\"top-%s\">Top lines by %s</h2>\n", by == RANK_PEAK ? "peak" : "increment",
+            rank_measure(by));
     fprintf(out, "<table class=\"top\"><thead><tr><th>PID</th><th>Function</th><th>File:Line</th>"
-            "<th>Increment</th><th>Mem usage</th>%s<th>Occurrences</th><th>Line Contents</th>"
-            "</tr></thead><tbody>\n", by_peak ? "<th>Peak</th>" : "");
+            "<th>Exact inc</th><th>Increment</th><th>Mem usage</th>%s<th>Occurrences</th>"
+            "<th>Line Contents</th></tr></thead><tbody>\n", by == RANK_PEAK ? "<th>Peak</th>" : "");
     for (i = 0; i < n; i++) {
         const line_ref_t *r = &refs[i];
         const file_def_t *f = section_file(r->s, r->t->file_id);
@@ -85,9 +85,13 @@ static int top_table(FILE *out, const model_t *m, source_cache_t *sources,
         fputs("</td><td class=\"loc\">", out);
         esc(out, section_display_path(r->s, f));
         fprintf(out, ":%d</td>", r->line);
+        if (r->t->has_cost)
+            mib_cell(out, r->row->cost, o, true);
+        else
+            fputs("<td></td>", out);
         mib_cell(out, r->row->inc, o, true);
         mib_cell(out, r->row->max, o, false);
-        if (by_peak)
+        if (by == RANK_PEAK)
             mib_cell(out, (double)r->row->peak / 1048576.0, o, false);
         fprintf(out, "<td>%llu</td>", r->row->count);
         source_cell(out, src, r->line, true);
@@ -102,14 +106,9 @@ static void line_table(FILE *out, const section_t *s, const func_table_t *t,
                        const source_file_t *src, const render_options_t *o)
 {
     int first, last, line;
-    double top_inc = 0;
+    double top_cost = rank_table_top(t, RANK_COST), cost;
 
     table_line_range(t, &first, &last);
-    for (line = first; line <= last; line++) {
-        const line_row_t *row = table_row(t, line);
-        if (row && row->inc > top_inc)
-            top_inc = row->inc;
-    }
     fputs("<table class=\"lines\"><thead><tr><th>Line #</th><th>Mem usage</th><th>Increment</th>",
           out);
     if (o->peak)
@@ -126,7 +125,9 @@ static void line_table(FILE *out, const section_t *s, const func_table_t *t,
             for (c = 0; c < cols; c++)
                 fputs("<td></td>", out);
         } else {
-            double shade = top_inc > 0 && row->inc > 0 ? row->inc / top_inc * 0.55 : 0;
+            /* Shaded by what the line cost, as the top lines are ranked. */
+            double shade = top_cost > 0 && rank_key(t, row, RANK_COST, &cost) && cost > 0
+                               ? cost / top_cost * 0.55 : 0;
             fprintf(out, "<tr style=\"background:rgba(230,80,20,%.3f)\"><td>%d</td>", shade, line);
             mib_cell(out, row->max, o, false);
             mib_cell(out, row->inc, o, true);
@@ -154,9 +155,29 @@ static void line_table(FILE *out, const section_t *s, const func_table_t *t,
     (void)s;
 }
 
+/* The text report's artefact note, under the table. */
+static int artefact_note(FILE *out, const func_table_t *t, const render_options_t *o)
+{
+    char *note, *c;
+
+    if (render_artefact_text(t, o, &note))
+        return -1;
+    if (!note)
+        return 0;
+    for (c = note; *c; c++)
+        if (*c == RENDER_NOTE_NBSP)
+            *c = ' ';
+    fputs("<p class=\"note artefact\">", out);
+    esc(out, note);
+    fputs("</p>\n", out);
+    free(note);
+    return 0;
+}
+
 int render_html(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o)
 {
     const char *command = m->nsections ? m->sections[0]->command : "";
+    const section_t *missing = model_events_missing(m);
     size_t i, j;
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>memprof: ",
@@ -167,10 +188,18 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
     fputs("</h1>\n<h2 id=\"timeline\">Memory over time</h2>\n", out);
     if (render_svg(out, m, false))
         return -1;
-    if (top_table(out, m, sources, o, false))
+    if (missing) {
+        fputs("<h2 id=\"top-increment\">Top lines</h2>\n<p class=\"note\">Lines are not ranked "
+              "or shaded: ", out);
+        esc(out, missing->trace);
+        fputs(" holds table snapshots only (MEMPROF_AGGREGATE=1), without the events that give "
+              "what each line cost (the exact-mode increment, by which lines are ranked). Record "
+              "it again with MEMPROF_AGGREGATE=both or 0.</p>\n", out);
+    } else if (top_table(out, m, sources, o, RANK_COST)) {
         return -1;
+    }
     if (o->peak) {
-        if (top_table(out, m, sources, o, true))
+        if (top_table(out, m, sources, o, RANK_PEAK))
             return -1;
     } else {
         fputs("<p class=\"note\">The trace has no peaks (the agent measured RSS at each line "
@@ -198,6 +227,8 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
             esc(out, section_display_path(s, f));
             fputs("</span></h3>\n", out);
             line_table(out, s, t, src, o);
+            if (artefact_note(out, t, o))
+                return -1;
         }
     }
     fputs("</body>\n</html>\n", out);

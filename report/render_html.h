@@ -1,7 +1,10 @@
 /*
  * render_html: one self-contained page (inline CSS and SVG, nothing
- * fetched): the memory-over-time plot, the top lines by increment and by
- * peak, and every table with its source lines shaded by their increment.
+ * fetched): the memory-over-time plot, the top lines by exact-mode
+ * increment and by peak, and every table with its rows shaded by their
+ * exact-mode increment (rank.h: what each line cost, not the compat
+ * Increment the table shows).  A trace of snapshots only gets a note
+ * instead of the ranking and no shading.
  * Everything from the trace and the sources is HTML-escaped.
  */
 #ifndef MEMPROF_REPORT_RENDER_HTML_H

@@ -55,6 +55,8 @@ static void write_row(FILE *out, const func_table_t *t, int line, const source_f
     fputs(", ", out);
     json_key_number(out, "increment_mib", m ? row->inc : 0, m);
     fputs(", ", out);
+    json_key_number(out, "exact_increment_mib", m ? row->cost : 0, m && t->has_cost);
+    fprintf(out, ", \"compat_artefact\": %s, ", m && table_is_artefact(t, row) ? "true" : "false");
     json_key_number(out, "peak_mib", m ? mib(row->peak) : 0, m && row->has_peak);
     fputs(", ", out);
     json_key_number(out, "allocated_bytes", m ? (double)row->alloc : 0, m && row->has_heap);
@@ -171,7 +173,7 @@ static int write_top(FILE *out, const model_t *m, size_t top)
     line_ref_t *refs;
     size_t n, i;
 
-    if (rank_lines(m, false, &refs, &n))
+    if (rank_lines(m, RANK_COST, &refs, &n))
         return -1;
     if (n > top)
         n = top;
@@ -186,6 +188,8 @@ static int write_top(FILE *out, const model_t *m, size_t top)
         json_key_number(out, "mem_usage_mib", r->row->max, 1);
         fputs(", ", out);
         json_key_number(out, "increment_mib", r->row->inc, 1);
+        fputs(", ", out);
+        json_key_number(out, "exact_increment_mib", r->row->cost, 1);
         fputc('}', out);
     }
     fputs(n ? "\n  ]" : "]", out);

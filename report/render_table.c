@@ -121,6 +121,107 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     fputs("\n\n", out);
 }
 
+#define NBSP RENDER_NOTE_NBSP
+
+/* Writes TEXT (NUL-terminated, single spaces) in lines of at most WIDTH
+ * columns where it can, breaking at spaces; NBSP prints as a space. */
+static void write_wrapped(FILE *out, const char *text, size_t width)
+{
+    size_t i;
+
+    while (*text) {
+        size_t len = strlen(text), cut = len;
+        if (len > width) {
+            for (cut = width; cut > 0 && text[cut] != ' '; cut--)
+                ;
+            if (cut == 0)
+                cut = strcspn(text, " ");
+        }
+        for (i = 0; i < cut; i++)
+            fputc(text[i] == NBSP ? ' ' : text[i], out);
+        fputc('\n', out);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+int render_artefact_text(const func_table_t *t, const render_options_t *o, char **text)
+{
+    char *note = NULL, *costs = NULL, cell[400];
+    size_t note_len = 0, costs_len = 0, n = 0, k = 0;
+    FILE *lines, *values;
+    int first, last, line;
+    char *v;
+
+    table_line_range(t, &first, &last);
+    for (line = first; line <= last; line++) {
+        const line_row_t *row = table_row(t, line);
+        n += row && table_is_artefact(t, row);
+    }
+    *text = NULL;
+    if (n == 0)
+        return 0;
+    lines = open_memstream(&note, &note_len);
+    values = open_memstream(&costs, &costs_len);
+    if (!lines || !values) {
+        if (lines)
+            fclose(lines);
+        if (values)
+            fclose(values);
+        free(note);
+        free(costs);
+        return -1;
+    }
+    fprintf(lines, "Note: the Increment%s of line%s ", n == 1 ? "" : "s", n == 1 ? "" : "s");
+    for (line = first; line <= last; line++) {
+        const line_row_t *row = table_row(t, line);
+        const char *sep = k == 0 ? "" : k + 1 == n ? " and " : ", ";
+        if (!row || !table_is_artefact(t, row))
+            continue;
+        render_mib(cell, sizeof cell, row->cost, o->precision);
+        for (v = cell; *v == ' '; v++)
+            ;
+        *strchr(v, ' ') = NBSP;
+        fprintf(lines, "%s%d", sep, line);
+        fprintf(values, "%s%s", sep, v);
+        k++;
+    }
+    fclose(values);
+    fprintf(lines, " %s compat artefact%s. memory_profiler's rule charges each run of a line "
+            "against the largest Mem usage of the line that ran before it (0 if that line is not "
+            "in this table); summed over %s runs, %s from what %s cost by more than the "
+            "function's highest Mem usage (", n == 1 ? "is a" : "are", n == 1 ? "" : "s",
+            n == 1 ? "its" : "their",
+            n == 1 ? "this line's Increment differs" : "these lines' Increments differ",
+            n == 1 ? "it" : "they");
+    render_mib(cell, sizeof cell, table_highest(t), o->precision);
+    v = cell + strspn(cell, " ");
+    *strchr(v, ' ') = NBSP;
+    fprintf(lines, "%s). What %s cost, the exact-mode Increment (memprof-report\x1f--mode\x1f"
+            "exact): %s.", v, n == 1 ? "it" : "they", costs ? costs : "");
+    fclose(lines);
+    free(costs);
+    if (!note)
+        return -1;
+    *text = note;
+    return 0;
+}
+
+int render_artefact_note(FILE *out, const func_table_t *t, const render_options_t *o)
+{
+    char *note;
+
+    if (render_artefact_text(t, o, &note))
+        return -1;
+    if (note) {
+        write_wrapped(out, note, 79);
+        fputc('\n', out);
+        free(note);
+    }
+    return 0;
+}
+
 int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
                   const render_options_t *o)
 {
@@ -146,6 +247,8 @@ int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
             if (!src)
                 return -1;
             render_function_table(out, t, section_display_path(s, f), src, o);
+            if (render_artefact_note(out, t, o))
+                return -1;
         }
     }
     return 0;
@@ -160,13 +263,13 @@ static const char *location(const line_ref_t *r, char *buf, size_t cap)
 
 int render_top(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o)
 {
-    char mem[400], inc[400], loc[8192];
+    char mem[400], inc[400], cost[400], loc[8192];
     int fw = (int)strlen("Function"), lw = (int)strlen("File:Line"), width;
     bool pids = m->nsections > 1;
     line_ref_t *refs;
     size_t n, i;
 
-    if (rank_lines(m, false, &refs, &n))
+    if (rank_lines(m, RANK_COST, &refs, &n))
         return -1;
     if (n > o->top)
         n = o->top;
@@ -176,9 +279,9 @@ int render_top(FILE *out, const model_t *m, source_cache_t *sources, const rende
         fw = a > fw ? a : fw;
         lw = b > lw ? b : lw;
     }
-    fprintf(out, "Top %zu line%s by increment\n\n", n, n == 1 ? "" : "s");
-    width = fprintf(out, "%s   Increment    Mem usage  Occurrences   %-*s  %-*s  Line Contents",
-                    pids ? "    PID " : "", fw, "Function", lw, "File:Line");
+    fprintf(out, "Top %zu line%s by %s\n\n", n, n == 1 ? "" : "s", rank_measure(RANK_COST));
+    width = fprintf(out, "%s   Exact inc    Increment    Mem usage  Occurrences   %-*s  %-*s  "
+                    "Line Contents", pids ? "    PID " : "", fw, "Function", lw, "File:Line");
     fputc('\n', out);
     while (width-- > 0)
         fputc('=', out);
@@ -194,11 +297,12 @@ int render_top(FILE *out, const model_t *m, source_cache_t *sources, const rende
             free(refs);
             return -1;
         }
+        render_mib(cost, sizeof cost, r->row->cost, o->precision);
         render_mib(mem, sizeof mem, r->row->max, o->precision);
         render_mib(inc, sizeof inc, r->row->inc, o->precision);
         if (pids)
             fprintf(out, "%7lld ", r->s->pid);
-        fprintf(out, "%12s %12s  %10llu   %-*s  %-*s  ", inc, mem, r->row->count, fw,
+        fprintf(out, "%12s %12s %12s  %10llu   %-*s  %-*s  ", cost, inc, mem, r->row->count, fw,
                 r->t->name ? r->t->name : "?", lw, location(r, loc, sizeof loc));
         if (source_line(src, r->line, &text, &len)) {
             while (len && (*text == ' ' || *text == '\t')) {

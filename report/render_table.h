@@ -40,12 +40,27 @@ int render_mib(char *buf, size_t cap, double mib, int precision);
 void render_function_table(FILE *out, const func_table_t *t, const char *filename,
                            const source_file_t *src, const render_options_t *o);
 
-/* Writes every section's tables.  Returns 0, or -1 if out of memory. */
+/* In the artefact note's text, a space lines must not be broken at
+ * ("2.668 MiB"); shown as a space. */
+#define RENDER_NOTE_NBSP '\x1f'
+
+/* The artefact note of T as one paragraph (malloc'd, in *TEXT), or NULL in
+ * *TEXT if no row of T is a compat artefact.  Returns 0, or -1 if out of
+ * memory. */
+int render_artefact_text(const func_table_t *t, const render_options_t *o, char **text);
+
+/* Under T's table (after its blank lines), once: which rows' Increments are
+ * compat artefacts (table_is_artefact) and what those lines cost; nothing
+ * if none is.  Returns 0, or -1 if out of memory. */
+int render_artefact_note(FILE *out, const func_table_t *t, const render_options_t *o);
+
+/* Writes every section's tables, each followed by its artefact note.  Returns 0, or -1 if out of memory. */
 int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
                   const render_options_t *o);
 
-/* --top N in text: the N lines with the largest Increment across every
- * table, with their function, file:line, Mem usage, Occurrences and source.
+/* --top N in text: the N lines with the largest exact-mode increment
+ * (rank.h) across every table, with it, the Increment as --mode gives it,
+ * Mem usage, Occurrences, function, file:line and source.
  * Returns 0, or -1 if out of memory. */
 int render_top(FILE *out, const model_t *m, source_cache_t *sources, const render_options_t *o);
 

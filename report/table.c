@@ -5,6 +5,7 @@
  */
 #include "table.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,8 @@ int table_record_delta(func_table_t *t, int line, double mem, double delta)
     row->inc += delta;
     if (mem > row->max)
         row->max = mem;
+    if (mem > t->highest)
+        t->highest = mem;
     row->count++;
     if (!t->measured || line < t->min_seen)
         t->min_seen = line;
@@ -149,11 +152,38 @@ void table_charge_extra(func_table_t *t, int line, int nfields, long long peak, 
     row->has_heap = t->has_heap = true;
 }
 
+void table_add_cost(func_table_t *t, int line, double cost)
+{
+    long long i = (long long)line - t->base;
+
+    if (i < 0 || (size_t)i >= t->nrows)
+        return;
+    t->rows[i].cost += cost;
+    t->rows[i].costed = t->has_cost = true;
+}
+
+double table_highest(const func_table_t *t)
+{
+    return t->highest;
+}
+
+bool table_is_artefact(const func_table_t *t, const line_row_t *row)
+{
+    return t->has_cost && fabs(row->inc - row->cost) > table_highest(t);
+}
+
 void table_clear(func_table_t *t)
 {
-    if (t->nrows)
-        memset(t->rows, 0, t->nrows * sizeof *t->rows);
+    size_t i;
+
+    for (i = 0; i < t->nrows; i++) {
+        line_row_t keep = t->rows[i];
+        memset(&t->rows[i], 0, sizeof t->rows[i]);
+        t->rows[i].cost = keep.cost;
+        t->rows[i].costed = keep.costed;
+    }
     t->measured = t->has_peak = t->has_heap = false;
+    t->highest = 0;
 }
 
 int table_set_row(func_table_t *t, int line, unsigned long long count, double max_mib, double inc,
@@ -164,11 +194,14 @@ int table_set_row(func_table_t *t, int line, unsigned long long count, double ma
 
     if (count == 0)
         return 0;
+    t->snapshot = true;
     row = row_for(t, line, &why);
     if (!row)
         return why;
     row->count = count;
     row->max = max_mib;
+    if (max_mib > t->highest)
+        t->highest = max_mib;
     row->inc = inc;
     if (!t->measured || line < t->min_seen)
         t->min_seen = line;

@@ -19,6 +19,12 @@
 typedef struct line_row {
     double inc;                 /* running sum of (sample - base) */
     double max;                 /* largest sample, 0 before the first */
+    /* What the line cost, whatever --mode prints: the summed RSS after it
+     * minus the RSS before it, in its own frame (the exact-mode Increment).
+     * The views rank by it (rank.h); valid where the table has_cost. */
+    double cost;
+    bool costed;                /* some charge measured a cost (a call's
+                                   first line has no RSS before it) */
     unsigned long long count;   /* occurrences; 0 = never measured */
     /* From the optional event fields, charged like the RSS (see README). */
     bool has_peak, has_heap;
@@ -39,6 +45,11 @@ typedef struct func_table {
     bool measured;              /* some row has count > 0 */
     int min_seen, max_seen;     /* valid if measured */
     bool has_peak, has_heap;    /* some row has them */
+    double highest;             /* the largest Mem usage of any row */
+    bool has_cost;              /* the rows' cost came from events */
+    bool has_events;            /* events of its code were seen (in split
+                                   mode, on the function's table too) */
+    bool snapshot;              /* a table snapshot gave it rows */
     /* --threads split: the table of one thread of a registered function. */
     long long thread;           /* -1 for a function's table of all threads */
     char *thread_name;          /* or NULL */
@@ -67,6 +78,24 @@ int table_record_line(func_table_t *t, int line, int prev_line, double mem);
  * before it, in its own frame); Mem usage and Occurrences as above. */
 int table_record_delta(func_table_t *t, int line, double mem, double delta);
 
+/* Adds COST MiB to the cost of LINE, which table_record_line() or
+ * table_record_delta() has just charged with an RSS before it known. */
+void table_add_cost(func_table_t *t, int line, double cost);
+
+/*
+ * Whether ROW's Increment is an artefact of memory_profiler's rule: it
+ * differs from what the line cost by more than the table's highest Mem
+ * usage.  One charge can differ by at most that (the sample and the base
+ * both lie between 0 and it), so only a sum over many occurrences crosses
+ * it: a line charged again and again against a previous line's maximum
+ * that the memory has left (README, "How the numbers are computed").
+ * False where the table has no cost (snapshots only) or in --mode exact.
+ */
+bool table_is_artefact(const func_table_t *t, const line_row_t *row);
+
+/* The largest Mem usage of any row, 0 for an unmeasured table. */
+double table_highest(const func_table_t *t);
+
 /*
  * Charges an event's optional fields to LINE, which table_record_line() has
  * just charged: NFIELDS 6 gives PEAK, 9 also ALLOC, FREED and HEAP_PEAK.
@@ -74,7 +103,8 @@ int table_record_delta(func_table_t *t, int line, double mem, double delta);
 void table_charge_extra(func_table_t *t, int line, int nfields, long long peak, long long alloc,
                         long long freed, long long heap_peak);
 
-/* Forgets every row (a snapshot replaces the table). */
+/* Forgets every row (a snapshot replaces the table) but the costs, which
+ * only events give. */
 void table_clear(func_table_t *t);
 
 /*

@@ -221,9 +221,9 @@ def test_csv_rows_and_quoting(tmp_path):
 
 def test_top_lists_the_costliest_lines_first(trace, tmp_path):
     out = run("--top", "3", str(trace), cwd=tmp_path).stdout.decode().splitlines()
-    assert out[0] == "Top 3 lines by increment"
-    incs = [float(l.split()[0]) for l in out[4:7]]
-    assert incs == sorted(incs, reverse=True)
+    assert out[0] == "Top 3 lines by exact-mode increment"
+    costs = [float(l.split()[0]) for l in out[4:7]]
+    assert costs == sorted(costs, reverse=True)
 
 
 def test_diff_gives_the_known_answer():
@@ -236,7 +236,7 @@ def test_diff_gives_the_known_answer():
     assert line4["change"] == "grew" and line4["increment_delta_mib"] == 41
     assert line4["mem_usage_delta_mib"] == 40
     text = run("--diff", "trace.jsonl", "new.jsonl", cwd=cwd).stdout.decode()
-    assert "Largest growth of an Increment: example.py:4 (my_func) +41.000 MiB" in text
+    assert "Largest growth of an exact-mode increment: example.py:4 (my_func) +41.000 MiB" in text
 
 
 def test_diff_of_different_programs_and_usage(trace, tmp_path):
@@ -342,7 +342,7 @@ def test_html_renders_in_headless_chromium(trace, tmp_path):
     variance = sum((v - mean) ** 2 for v in sample) / len(sample)
     assert variance > 100, "the screenshot is blank"
     assert "<title>memprof: app.py --size 3</title>" in dom
-    assert "Top lines by increment" in dom and "Top lines by peak" in dom
+    assert "Top lines by exact-mode increment" in dom and "Top lines by peak" in dom
     assert "    data = [0] * n" in dom and "load_data" in dom
     assert dom.count('class="blank"') >= 1 and "<svg" in dom
 

@@ -165,11 +165,48 @@ static void test_threads_keep_their_own_previous_line(void)
     model_destroy(&m);
 }
 
+/* The cost (exact-mode increment) is kept beside the compat Increment, a
+ * snapshot does not erase it, and a row is an artefact only when the two
+ * differ by more than the table's highest Mem usage. */
+static void test_cost_and_artefacts(void)
+{
+    func_table_t t;
+    int i;
+
+    CHECK(table_init(&t, 1, 1, "f", true, 1, 3) == 0);
+    CHECK(table_record_line(&t, 1, 0, 100.0) == 0);
+    table_add_cost(&t, 1, 0.0);
+    CHECK(t.has_cost && table_row(&t, 1)->inc == 100.0 && table_row(&t, 1)->cost == 0.0);
+    /* one charge from 0: |100 - 0| is not above the highest usage, 100 */
+    CHECK(!table_is_artefact(&t, table_row(&t, 1)));
+    /* line 2 peaks at 150 once, then line 3 is charged against it 10 times
+     * while the memory stays at 100: -500 MiB of compat Increment, cost 0 */
+    CHECK(table_record_line(&t, 2, 1, 150.0) == 0);
+    table_add_cost(&t, 2, 50.0);
+    for (i = 0; i < 10; i++) {
+        CHECK(table_record_line(&t, 3, 2, 100.0) == 0);
+        table_add_cost(&t, 3, i == 0 ? -50.0 : 0.0);
+    }
+    CHECK(table_row(&t, 3)->inc == -500.0 && table_highest(&t) == 150.0);
+    CHECK(table_is_artefact(&t, table_row(&t, 3)));
+    CHECK(!table_is_artefact(&t, table_row(&t, 2)));
+    table_clear(&t);
+    CHECK(table_set_row(&t, 3, 10, 100.0, -500.0, 0, NULL) == 0);
+    CHECK(t.snapshot && t.has_cost && table_row(&t, 3)->cost == -50.0);
+    /* a table known from snapshots only has no cost and no artefacts */
+    table_destroy(&t);
+    CHECK(table_init(&t, 1, 1, "f", true, 1, 3) == 0);
+    CHECK(table_set_row(&t, 3, 10, 100.0, -500.0, 0, NULL) == 0);
+    CHECK(!t.has_cost && !table_is_artefact(&t, table_row(&t, 3)));
+    table_destroy(&t);
+}
+
 int main(void)
 {
     test_first_line_has_base_zero();
     test_loop_sums_and_maxes();
     test_rows_grow_both_ways();
+    test_cost_and_artefacts();
     test_seed_replay();
     test_nested_code_and_empty_stack();
     test_threads_keep_their_own_previous_line();
