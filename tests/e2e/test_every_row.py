@@ -132,7 +132,10 @@ def replay(trace):
     sections = 0
     with open(trace, encoding='utf-8') as f:
         for text in f:
-            rec = json.loads(text)
+            if text.startswith('['):    # an event: integers only
+                rec = [int(x) for x in text[1:text.index(']')].split(',')]
+            else:
+                rec = json.loads(text)
             if isinstance(rec, dict):
                 kind = rec.get('k')
                 if kind == 'memprof':
