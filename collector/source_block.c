@@ -115,8 +115,6 @@ struct lexer {
     struct finder *f;
     bool stop;                  /* the finder has its answer */
     bool failed;                /* inspect would raise */
-    bool have_prev;
-    struct tok prev;
 };
 
 static void emit(struct lexer *L, enum tok_type type, size_t start, size_t end)
@@ -132,8 +130,6 @@ static void emit(struct lexer *L, enum tok_type type, size_t start, size_t end)
     };
     if (finder_eat(L->f, &t))
         L->stop = true;
-    L->prev = t;
-    L->have_prev = true;
 }
 
 static bool is_ident_start(unsigned char c)
@@ -179,7 +175,7 @@ static int string_prefix(const char *s, size_t len)
     return flags;
 }
 
-static void lex_token(struct lexer *L, int fstring_depth);
+static void lex_token(struct lexer *L);
 
 /* A plain string whose opening quote is at q; returns the offset after it.
  * An unterminated one-line string is a stray quote, as tokenize makes it
@@ -208,13 +204,12 @@ static size_t scan_string(struct lexer *L, size_t q)
 }
 
 static size_t scan_fstring_text(struct lexer *L, size_t p, char quote, bool triple, bool raw,
-                                bool in_spec, int depth);
+                                bool in_spec);
 
 /* 3.12+: the expression part of a replacement field, from just after its
  * "{": tokens as in code, up to the "}" that closes it (a format spec after
  * ":" is text again). Returns the offset after that "}". */
-static size_t scan_fstring_field(struct lexer *L, size_t p, char quote, bool triple, bool raw,
-                                 int depth)
+static size_t scan_fstring_field(struct lexer *L, size_t p, char quote, bool triple, bool raw)
 {
     int brackets = 0;
     L->pos = p;
@@ -230,7 +225,7 @@ static size_t scan_fstring_field(struct lexer *L, size_t p, char quote, bool tri
             return L->pos + 1;
         } else if (brackets == 0 && c == ':') {
             emit(L, T_OP, L->pos, L->pos + 1);
-            size_t close = scan_fstring_text(L, L->pos + 1, quote, triple, raw, true, depth);
+            size_t close = scan_fstring_text(L, L->pos + 1, quote, triple, raw, true);
             if (L->stop)
                 return L->n;
             emit(L, T_OP, close, close + 1);
@@ -244,7 +239,7 @@ static size_t scan_fstring_field(struct lexer *L, size_t p, char quote, bool tri
             emit(L, T_OP, L->pos, L->pos + 1);
             L->pos++;
         } else {
-            lex_token(L, depth + 1);
+            lex_token(L);
         }
     }
     L->failed = L->stop = true;
@@ -255,7 +250,7 @@ static size_t scan_fstring_field(struct lexer *L, size_t p, char quote, bool tri
  * offset after them) or, in a format spec, up to the "}" that ends the
  * field (returns its offset). */
 static size_t scan_fstring_text(struct lexer *L, size_t p, char quote, bool triple, bool raw,
-                                bool in_spec, int depth)
+                                bool in_spec)
 {
     while (!L->stop && p < L->n) {
         char c = L->s[p];
@@ -282,7 +277,7 @@ static size_t scan_fstring_text(struct lexer *L, size_t p, char quote, bool trip
                 p += 2;
             } else {
                 emit(L, T_OP, p, p + 1);
-                p = scan_fstring_field(L, p + 1, quote, triple, raw, depth);
+                p = scan_fstring_field(L, p + 1, quote, triple, raw);
             }
         } else if (c == '}') {
             if (in_spec)
@@ -299,7 +294,7 @@ static size_t scan_fstring_text(struct lexer *L, size_t p, char quote, bool trip
 }
 
 /* One token at L->pos (not at the start of a logical line). */
-static void lex_token(struct lexer *L, int fstring_depth)
+static void lex_token(struct lexer *L)
 {
     const char *s = L->s;
     size_t p = L->pos;
@@ -339,7 +334,7 @@ static void lex_token(struct lexer *L, int fstring_depth)
             bool triple = p + 2 < L->n && s[p + 1] == (char)c && s[p + 2] == (char)c;
             emit(L, T_OTHER, start, p + (triple ? 3 : 1));
             L->pos = scan_fstring_text(L, p + (triple ? 3 : 1), (char)c, triple,
-                                       prefix & PREFIX_RAW, false, fstring_depth);
+                                       prefix & PREFIX_RAW, false);
             return;
         }
         size_t e = scan_string(L, p);
@@ -359,20 +354,11 @@ static void lex_token(struct lexer *L, int fstring_depth)
     if (c == '(' || c == '[' || c == '{') {
         L->parenlev++;
     } else if (c == ')' || c == ']' || c == '}') {
-        if (L->minor >= 12 && L->parenlev == 0 && fstring_depth == 0) {
-            /* 3.12+: tokenize raises "unmatched ')'"; getblock then ends
-             * the block as if a NEWLINE came at the last token. */
-            if (L->have_prev) {
-                struct tok t = L->prev;
-                t.type = T_NEWLINE;
-                finder_eat(L->f, &t);
-            } else {
-                L->failed = true;
-            }
-            L->stop = true;
-            return;
-        }
-        L->parenlev--;
+        /* An unmatched one (the block started inside brackets): up to 3.11
+         * tokenize's count goes below zero, which also stops it seeing
+         * indentation; from 3.12 the count stays at zero. */
+        if (L->minor < 12 || L->parenlev > 0)
+            L->parenlev--;
     }
     size_t e = p + 1;
     if (c == '@' && e < L->n && s[e] == '=')
@@ -453,12 +439,12 @@ static void lex(struct lexer *L)
             L->pos += 2;
             new_line = continued = true;
         } else {
-            lex_token(L, 0);
+            lex_token(L);
         }
     }
     if (L->stop)
         return;
-    if (L->parenlev > 0 || continued) {
+    if (L->parenlev != 0 || continued) {
         L->failed = true;       /* EOF in multi-line statement */
         return;
     }

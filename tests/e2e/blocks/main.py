@@ -145,3 +145,21 @@ def semicolons(): a = 1; b = 2; return a + b
 def ends_file():
     return "last"
     # final comment
+
+
+def unmatched_after_genexpr(fields):
+    # The second generator expression's block starts inside brackets: the
+    # ")" below closes nothing there (3.12+ tokenize keeps its count at 0,
+    # older ones go below 0 and stop seeing indentation).
+    return (tuple(f for f in fields if f),
+            tuple(f for f in fields if not f)
+            )
+
+
+handlers = {
+    "a": lambda event: (event,
+                        1),
+    "b": [x for x in range(3)
+          if x],
+}
+    # an indented comment after the dict
