@@ -496,89 +496,100 @@ static bool definition_line(const char *line, const char *end)
 
 /* ---- entry ---- */
 
-/* The text as linecache.getlines gives it, joined: "\r\n" and "\r" become
- * "\n", a final newline is added, a UTF-8 BOM is dropped. */
-static char *normalise(const char *src, size_t len, size_t *out_len)
+struct source_text {
+    char *text;         /* as linecache.getlines gives it, joined */
+    size_t len;
+    size_t *starts;     /* offset of each line */
+    int nlines;
+};
+
+/* "\r\n" and "\r" become "\n", a final newline is added, a UTF-8 BOM is
+ * dropped (universal newlines, as linecache reads a file). */
+struct source_text *source_text_new(const char *src, size_t len)
 {
     if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0) {
         src += 3;
         len -= 3;
     }
-    char *t = malloc(len + 2);
-    if (!t)
+    struct source_text *t = calloc(1, sizeof *t);
+    char *text = t ? malloc(len + 2) : NULL;
+    if (!text) {
+        free(t);
         return NULL;
+    }
     size_t n = 0;
+    int nlines = 0;
     for (size_t i = 0; i < len; i++) {
-        if (src[i] == '\r') {
-            t[n++] = '\n';
-            if (i + 1 < len && src[i + 1] == '\n')
+        if (src[i] == '\r' || src[i] == '\n') {
+            text[n++] = '\n';
+            nlines++;
+            if (src[i] == '\r' && i + 1 < len && src[i + 1] == '\n')
                 i++;
         } else {
-            t[n++] = src[i];
+            text[n++] = src[i];
         }
     }
-    if (n > 0 && t[n - 1] != '\n')
-        t[n++] = '\n';
-    t[n] = 0;
-    *out_len = n;
+    if (n > 0 && text[n - 1] != '\n') {
+        text[n++] = '\n';
+        nlines++;
+    }
+    text[n] = 0;
+    t->text = text;
+    t->len = n;
+    t->nlines = nlines;
+    t->starts = malloc(((size_t)nlines + 1) * sizeof *t->starts);
+    if (!t->starts) {
+        source_text_free(t);
+        return NULL;
+    }
+    t->starts[0] = 0;
+    for (size_t i = 0, k = 1; i + 1 < n; i++)
+        if (text[i] == '\n')
+            t->starts[k++] = i + 1;
     return t;
 }
 
-bool source_block(const char *src, size_t len, int firstlineno, bool whole_file, int minor,
-                  int *first, int *last)
+void source_text_free(struct source_text *t)
 {
-    size_t n;
-    char *text = normalise(src, len, &n);
-    if (!text)
+    if (t) {
+        free(t->starts);
+        free(t->text);
+        free(t);
+    }
+}
+
+bool source_text_block(const struct source_text *t, int firstlineno, bool whole_file, int minor,
+                       int *first, int *last)
+{
+    if (t->nlines == 0)
         return false;
-    int nlines = 0;
-    for (size_t i = 0; i < n; i++)
-        nlines += text[i] == '\n';
-    size_t *starts = malloc(((size_t)nlines + 1) * sizeof *starts);
-    bool ok = false;
-    if (!starts || nlines == 0)
-        goto out;
-    starts[0] = 0;
-    for (size_t i = 0, k = 1; i + 1 < n; i++)
-        if (text[i] == '\n')
-            starts[k++] = i + 1;
     if (whole_file) {
         *first = 1;
-        *last = nlines;
-        ok = true;
-        goto out;
+        *last = t->nlines;
+        return true;
     }
     int lnum = firstlineno - 1;
-    if (lnum < 0 || lnum >= nlines)
-        goto out;
+    if (lnum < 0 || lnum >= t->nlines)
+        return false;
     if (minor < 13) {
         while (lnum > 0) {
-            const char *line = text + starts[lnum];
-            const char *end = lnum + 1 < nlines ? text + starts[lnum + 1] : text + n;
+            const char *line = t->text + t->starts[lnum];
+            const char *end = lnum + 1 < t->nlines ? t->text + t->starts[lnum + 1] : t->text + t->len;
             if (definition_line(line, end))
                 break;
             lnum--;
         }
     }
+    /* Tokens from line lnum on, their rows counted from there. */
     struct finder f = { .minor = minor, .last = 1, .body_col0 = -1 };
     struct lexer L = {
-        .s = text + starts[lnum], .n = n - starts[lnum], .minor = minor, .f = &f, .row = 1,
+        .s = t->text, .n = t->len, .pos = t->starts[lnum], .line_start = t->starts + lnum,
+        .nrows = t->nlines - lnum, .row = 1, .minor = minor, .f = &f,
     };
-    /* Rows of the slice that starts at lnum. */
-    size_t base = starts[lnum];
-    size_t *rows = starts + lnum;
-    for (int i = 0; i < nlines - lnum; i++)
-        rows[i] -= base;
-    L.line_start = rows;
-    L.nrows = nlines - lnum;
     lex(&L);
     if (L.failed)
-        goto out;
+        return false;
     *first = lnum + 1;
     *last = lnum + (f.last < L.nrows ? f.last : L.nrows);
-    ok = true;
-out:
-    free(starts);
-    free(text);
-    return ok;
+    return true;
 }

@@ -13,14 +13,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A source file's text, kept to find the blocks of several functions. */
+struct source_text;
+
+/* src: the file's bytes as read (any newline convention, a UTF-8 BOM, no
+ * final newline are all fine). NULL without memory. */
+struct source_text *source_text_new(const char *src, size_t len);
+void source_text_free(struct source_text *t);
+
 /*
- * src: the file's bytes as read (any newline convention, a UTF-8 BOM, no
- * final newline are all fine); firstlineno: the code object's
- * co_firstlineno; whole_file: a module's code (every line of the file);
- * minor: the interpreter's 3.<minor>. On success sets *first and *last
- * (1-based, inclusive) and returns true; false where inspect would raise.
+ * firstlineno: the code object's co_firstlineno; whole_file: a module's
+ * code (every line of the file); minor: the interpreter's 3.<minor>. On
+ * success sets *first and *last (1-based, inclusive) and returns true;
+ * false where inspect would raise.
  */
-bool source_block(const char *src, size_t len, int firstlineno, bool whole_file, int minor,
-                  int *first, int *last);
+bool source_text_block(const struct source_text *t, int firstlineno, bool whole_file, int minor,
+                       int *first, int *last);
 
 #endif

@@ -79,30 +79,59 @@ static PyObject *hook_load(PyObject *self, PyObject *const *args, Py_ssize_t nar
 
 #define MAX_SOURCE (64u << 20)
 
-/* The file's bytes (malloc'd), or NULL. */
-static char *read_file(const char *path, size_t *len)
+/* The last file read, kept while it is unchanged: selection registers the
+ * functions of a file one after another, each would read it again. */
+static struct {
+    char *path;
+    struct stat st;
+    struct source_text *text;
+} last_file;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+           && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The text of the file at path (kept in last_file: not to be freed), or NULL. */
+static const struct source_text *file_text(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     struct stat st;
     char *buf = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_SOURCE
-        && (buf = malloc((size_t)st.st_size + 1))) {
-        size_t n = 0;
+    size_t n = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_SOURCE) {
+        if (last_file.text && strcmp(last_file.path, path) == 0 && same_file(&st, &last_file.st)) {
+            close(fd);
+            return last_file.text;
+        }
+        buf = malloc((size_t)st.st_size + 1);
         ssize_t k;
-        while (n < (size_t)st.st_size && (k = read(fd, buf + n, (size_t)st.st_size - n)) > 0)
+        while (buf && n < (size_t)st.st_size && (k = read(fd, buf + n, (size_t)st.st_size - n)) > 0)
             n += (size_t)k;
-        *len = n;
     }
     close(fd);
-    return buf;
+    struct source_text *text = buf ? source_text_new(buf, n) : NULL;
+    char *copy = text ? strdup(path) : NULL;
+    free(buf);
+    if (!copy) {
+        source_text_free(text);
+        return NULL;
+    }
+    source_text_free(last_file.text);
+    free(last_file.path);
+    last_file.path = copy;
+    last_file.st = st;
+    last_file.text = text;
+    return text;
 }
 
 /* Source that is no file (a notebook cell, doctest): the lines the program
  * put in linecache.cache, if linecache is loaded. Read from the module's
  * dict as it is; nothing is imported and no Python code runs. */
-static char *cached_lines(PyObject *filename, size_t *len)
+static struct source_text *cached_text(PyObject *filename)
 {
     PyObject *modules = py.Sys_GetObject("modules");
     PyObject *linecache = modules && PyDict_Check(modules)
@@ -112,8 +141,9 @@ static char *cached_lines(PyObject *filename, size_t *len)
     PyObject *lines = entry && PyTuple_Check(entry) && py.Tuple_Size(entry) >= 3
                       ? py.Tuple_GetItem(entry, 2) : NULL;
     char *buf = NULL;
+    size_t n = 0;
     if (lines && PyList_Check(lines)) {
-        size_t cap = 4096, n = 0;
+        size_t cap = 4096;
         buf = malloc(cap);
         for (Py_ssize_t i = 0; buf && i < py.List_Size(lines); i++) {
             Py_ssize_t k;
@@ -137,13 +167,14 @@ static char *cached_lines(PyObject *filename, size_t *len)
             memcpy(buf + n, s, (size_t)k);
             n += (size_t)k;
         }
-        *len = n;
     }
     if (cache)
         py.DecRef(cache);
     if (py.Err_Occurred())
         py.Err_Clear();
-    return buf;
+    struct source_text *text = buf ? source_text_new(buf, n) : NULL;
+    free(buf);
+    return text;
 }
 
 /* (a, b), taking over both references (NULL if either is). */
@@ -185,19 +216,20 @@ static PyObject *hook_block(PyObject *self, PyObject *const *args, Py_ssize_t na
     PyObject *code = args[0];
     PyObject *filename = py.Object_GetAttrString(code, "co_filename");
     PyObject *fsname = filename ? py.Unicode_EncodeFSDefault(filename) : NULL;
-    char *path, *src = NULL;
+    char *path;
     Py_ssize_t path_len;
-    size_t len = 0;
+    const struct source_text *text = NULL;
+    struct source_text *cached = NULL;
     if (fsname && py.Bytes_AsStringAndSize(fsname, &path, &path_len) == 0
         && strlen(path) == (size_t)path_len)
-        src = read_file(path, &len);
-    if (!src && filename)
-        src = cached_lines(filename, &len);
+        text = file_text(path);
+    if (!text && filename)
+        text = cached = cached_text(filename);
     int firstlineno = (int)attr_long(code, "co_firstlineno");
     int first, last;
-    bool found = src && source_block(src, len, firstlineno, is_module_code(code), py.minor,
-                                     &first, &last);
-    free(src);
+    bool found = text && source_text_block(text, firstlineno, is_module_code(code), py.minor,
+                                           &first, &last);
+    source_text_free(cached);
     if (fsname)
         py.DecRef(fsname);
     if (filename)
