@@ -406,16 +406,19 @@ static bool monitor_start(void)
         if (cb)
             py.DecRef(cb);
     }
-    unsigned long global = event(events, "PY_UNWIND") | event(events, "PY_THROW");
-    unsigned long local = event(events, "PY_START") | event(events, "PY_RESUME")
-                          | event(events, "PY_RETURN") | event(events, "PY_YIELD")
-                          | event(events, "LINE") | event(events, "JUMP");
+    unsigned long global = 0, local = 0;
+    if (ok) {
+        global = event(events, "PY_UNWIND") | event(events, "PY_THROW");
+        local = event(events, "PY_START") | event(events, "PY_RESUME") | event(events, "PY_RETURN")
+                | event(events, "PY_YIELD") | event(events, "LINE") | event(events, "JUMP");
+    }
     /* Unwinding and throwing are not local events; the callbacks ignore
      * code that is not profiled. */
     PyObject *g = ok ? long_of(global) : NULL;
     ok = g && call_ok(call_method(mon, "set_events", 2, tool, g, NULL));
     local_events = ok ? long_of(local) : NULL;
     start_events = ok ? long_of(global | event(events, "PY_START")) : NULL;
+    ok = ok && !py.Err_Occurred();
     ok = ok && local_events && start_events;
     PyObject *refs[] = { g, disable, events, name };
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
