@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from test_agent import INTERPRETERS, agent_env, interpreter, records, run
+from test_agent import DEBIAN_PYTHON, INTERPRETERS, agent_env, interpreter, records, run
 
 from pathlib import Path
 
@@ -216,3 +216,64 @@ def test_selection_through_import_hooks(spec, tmp_path):
     names = [r["name"] for r in records(trace)
              if r.get("k") == "code" and r.get("top") == r.get("id")]
     assert "work" in names and "gen" in names, names
+
+
+WRAPS = textwrap.dedent('''
+    import functools, json, pickle, sys
+
+    def target(a: int, b: "str" = "x") -> list:
+        """The docstring."""
+        return [a, b]
+    target.extra = {"kept": 1}
+    target.__wrapped__ = "from the function's own dict"
+    expected = functools.wraps(target)(lambda *a, **k: None)
+
+    original = target
+    target = profile(target)
+    names = ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__")
+    same = {n: getattr(target, n) == getattr(expected, n) for n in names}
+    print(json.dumps(same, sort_keys=True))
+    wrapped = target.__wrapped__ is original if target is not original else "itself"
+    print(target.extra, wrapped, target(1))
+    print(pickle.loads(pickle.dumps(target)) is target)
+''')
+
+
+@pytest.mark.parametrize("spec", INTERPRETERS)
+def test_wrapper_metadata_as_functools_wraps(spec, tmp_path):
+    """The wrapper (up to 3.11; from 3.12 the function itself) carries what
+    functools.wraps would copy, __wrapped__ last, and pickles by name."""
+    exe = interpreter(spec)
+    (tmp_path / "wraps.py").write_text(WRAPS)
+    traced = run([exe, "wraps.py"], tmp_path, agent_env(tmp_path / "t.jsonl"))
+    assert traced.returncode == 0, traced.stderr
+    lines = traced.stdout.splitlines()
+    assert json.loads(lines[0]) == {n: True for n in json.loads(lines[0])}
+    assert len(json.loads(lines[0])) == 5
+    wrapped = "True" if spec == DEBIAN_PYTHON or spec[1] < 12 else "itself"
+    assert lines[1:] == ["{'kept': 1} %s [1, 'x']" % wrapped, "True"]
+
+
+CELL = textwrap.dedent('''
+    import inspect, json, linecache
+    source = "x = 1\\n\\n@profile\\ndef cell(n):\\n    return n * 2\\n    # the end\\n\\ny = cell(2)\\n"
+    name = "<cell-1>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    exec(compile(source, name, "exec"), globals())
+    lines, start = inspect.getsourcelines(cell.__wrapped__ if hasattr(cell, "__wrapped__") else cell)
+    print(json.dumps([start, start + len(lines) - 1]))
+''')
+
+
+@pytest.mark.parametrize("spec", INTERPRETERS)
+def test_rows_of_code_without_a_file_from_linecache(spec, tmp_path):
+    """Code whose source is no file (a notebook cell) but whose lines the
+    program put in linecache.cache: the rows are those inspect finds."""
+    exe = interpreter(spec)
+    (tmp_path / "cell.py").write_text(CELL)
+    trace = tmp_path / "t.jsonl"
+    traced = run([exe, "cell.py"], tmp_path, agent_env(trace))
+    assert traced.returncode == 0, traced.stderr
+    codes = [r for r in records(trace) if r.get("k") == "code" and r.get("top") == r.get("id")]
+    assert [(r["name"], r.get("lines")) for r in codes] == [("cell", json.loads(traced.stdout))]
+    assert json.loads(traced.stdout) == [3, 6]
