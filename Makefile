@@ -48,7 +48,7 @@ $(B)/launcher/%.o: launcher/%.c | $(B)/launcher
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -c -o $@ $<
 
 # bootstrap.c pulls bootstrap.py in with .incbin, which -MMD does not see.
-$(B)/preload/bootstrap.o: preload/bootstrap.py preload/profile_impl.py
+$(B)/preload/bootstrap.o: $(wildcard preload/*.py)
 
 $(B)/libmemprof.so: $(AGENT_OBJ) preload/exports.map
 	$(CC) -shared -o $@ $(AGENT_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,nodelete -ldl -lpthread $(LDFLAGS)

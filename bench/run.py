@@ -69,6 +69,12 @@ WORKLOADS = [
 
 REPORT_EVENTS = 10_000_000
 
+# The first @profile of a process, in instructions (callgrind): the script
+# with one tiny @profile call against the same script with the decorator
+# line blanked, both under the agent.
+FIRST_PROFILE_SCRIPT = "first_profile.py"
+T_FIRST_PROFILE = 5_000_000
+
 # The cost of each option, on the N=200,000 tight loop under Debian's
 # python3.11 only (to stay within the time budget), interleaved with plain.
 OPTIONS = [
@@ -264,6 +270,54 @@ def bench_workload(w, label, python, is_debian, quick):
         log("  %-14s %-22s rep %d/%d: %s" % (w["key"], label, rep + 1, max(counts.values()),
             "  ".join("%s %.3fs" % (v, results[v][rep]["wall"]) for v in variants if rep < len(results[v]))))
     return dict(results=results, floors=floors)
+
+
+def callgrind_instructions(argv, env):
+    """The instructions callgrind counts for argv (its "Collected" total),
+    or None if it fails. Deterministic up to a few thousand: hashing is
+    seeded and the sampler thread is off (it would count its own work)."""
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                         cwd=WORK, env=dict(env, PYTHONHASHSEED="0"), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or not m or "memprof: warning" in out.stderr:
+        log("bench: callgrind of %s failed:\n%s" % (" ".join(argv), out.stderr[-1500:]))
+        return None
+    return int(m.group(1))
+
+
+def bench_first_profile(pythons):
+    """{label: dict(plain, agent, decorated, first)}: instructions of the
+    script without the agent, under the agent without the decorator, and
+    with it; first = decorated - agent."""
+    if not shutil.which("valgrind"):
+        return None
+    with open(os.path.join(WORKLOADS_DIR, FIRST_PROFILE_SCRIPT)) as f:
+        decorated = f.read()
+    scripts = {"decorated": os.path.join(WORK, "first_profile.py"),
+               "bare": os.path.join(WORK, "first_profile_bare.py")}
+    with open(scripts["decorated"], "w") as f:
+        f.write(decorated)
+    with open(scripts["bare"], "w") as f:
+        f.write(decorated.replace("@profile\n", "\n"))
+    trace = os.path.join(WORK, "first_profile.jsonl")
+    agent = clean_env({"LD_PRELOAD": AGENT, "MEMPROF_OUTPUT": trace, "MEMPROF_INTERVAL": "off"})
+    results = {}
+    for label, path, minor in pythons:
+        log("bench: the first @profile on %s (callgrind)" % label)
+        subprocess.run([path, scripts["bare"]], cwd=WORK, env=clean_env(), check=True)
+        r = {}
+        for key, script, env in (("plain", "bare", clean_env()), ("agent", "bare", agent),
+                                 ("decorated", "decorated", agent)):
+            if os.path.exists(trace):
+                os.unlink(trace)
+            r[key] = callgrind_instructions([path, scripts[script]], env)
+        if os.path.exists(trace):
+            os.unlink(trace)
+        if None not in r.values():
+            r["first"] = r["decorated"] - r["agent"]
+            results[label] = r
+    return results
 
 
 def med(xs):
@@ -587,7 +641,7 @@ def inner_text(v):
         pct(v["ratio"]), pct(v["ratio_min"]), pct(v["ratio_max"]))
 
 
-def targets(all_results, pythons, report):
+def targets(all_results, pythons, report, first_profile=None):
     rows = []
     V = VARIANTS[0][0]
 
@@ -657,6 +711,10 @@ def targets(all_results, pythons, report):
             v = s[V]
             rows.append(["agent loaded, nothing selected: steady state within %d%%" % round((T_STEADY - 1) * 100),
                          label, inner_text(v), noisy(v, T_STEADY)])
+    for label, r in (first_profile or {}).items():
+        rows.append(["first @profile <= %s instructions over the agent with nothing profiled"
+                     % "{:,}".format(T_FIRST_PROFILE), label, "{:+,} (callgrind)".format(r["first"]),
+                     verdict(r["first"] <= T_FIRST_PROFILE)])
     tot_b = tot_e = 0
     worst = None
     for w in WORKLOADS:
@@ -784,6 +842,11 @@ def main():
     if not only or "options" in only:
         log("bench: the cost of each option")
         options = bench_options(args.quick)
+    first_profile = None
+    if not only or "first_profile" in only:
+        first_profile = bench_first_profile(pythons)
+        if first_profile is None:
+            notes.append("valgrind: not installed, the first @profile is not measured")
     report = None
     if not only or "report" in only:
         log("bench: memprof-report on a synthetic trace")
@@ -791,19 +854,20 @@ def main():
     elapsed = time.time() - start
     info["load_end"] = " ".join("%.2f" % x for x in os.getloadavg())
 
-    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options, heap, sampler)
+    tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options, heap, sampler,
+                    first_profile)
     print(tables)
     out = args.output or (os.path.join(WORK, "BENCHMARKS.quick.rst") if (args.quick or only) else OUT_RST)
     with open(out, "w") as f:
         f.write(tables)
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(dict(raw=raw, summary={"%s|%s" % k: v for k, v in all_results.items()}, report=report,
-                       info=info), f, indent=1, default=str)
+                       first_profile=first_profile, info=info), f, indent=1, default=str)
     log("bench: written to %s (raw figures in %s) in %.0f s" % (out, os.path.join(WORK, "results.json"), elapsed))
 
 
 def render(info, pythons, notes, mver, all_results, report, elapsed, args, options=None, heap=None,
-           sampler=None):
+           sampler=None, first_profile=None):
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     L = []
     L.append("memprof benchmarks")
@@ -901,6 +965,25 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
                  % (sampler["samples"], sampler["seconds"], sampler["cpu_ns"] / 1e6))
         L.append("**%.3f%% of one core**." % (100.0 * sampler["cpu_ns"] / 1e9 / sampler["seconds"]))
         L.append("")
+    if first_profile:
+        L.append("The first @profile")
+        L.append("------------------")
+        L.append("")
+        L.append("Instructions counted by callgrind (deterministic: ``PYTHONHASHSEED=0``,")
+        L.append("``MEMPROF_INTERVAL=off`` so that the sampler thread counts nothing) for")
+        L.append("``bench/workloads/%s``, one tiny @profile call, against the same" % FIRST_PROFILE_SCRIPT)
+        L.append("script with the decorator line blanked: without the agent (plain), under the")
+        L.append("agent (nothing profiled), and under the agent as it is. The first @profile's")
+        L.append("cost is the difference of the last two: compiling the lazily loaded part of")
+        L.append("the Python side, finding the function's rows, the wrapper or sys.monitoring,")
+        L.append("the trace's definitions and the few events. Target: at most %s." % "{:,}".format(T_FIRST_PROFILE))
+        L.append("")
+        L.append(rst_table(["Python", "plain", "agent, no decorator", "agent, one @profile",
+                            "first @profile"],
+                           [[label, "{:,}".format(r["plain"]), "{:,}".format(r["agent"]),
+                             "{:,}".format(r["decorated"]), "{:+,}".format(r["first"])]
+                            for label, r in first_profile.items()]))
+        L.append("")
     if heap:
         L.append("Heap accounting")
         L.append("---------------")
@@ -916,7 +999,7 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
     L.append("Targets")
     L.append("-------")
     L.append("")
-    L.append(targets(all_results, pythons, report))
+    L.append(targets(all_results, pythons, report, first_profile))
     L.append("")
     analysis = os.path.join(ROOT, "bench", "analysis.rst")
     if os.path.exists(analysis):

@@ -8,7 +8,7 @@
  * audit hook, which works for static and shared interpreters and for
  * embedders alike. The first audit event after initialisation runs on
  * the main thread with the GIL held, before user code: there the Python
- * side (bootstrap.py) installs builtins.profile.
+ * side (bootstrap.py, see pyside.c) installs builtins.profile.
  *
  * Exits: the destructor, an interposed _exit/_Exit (os._exit skips
  * destructors) and the interpreter's last audit event all write the end
@@ -30,6 +30,7 @@
 
 #include "heap.h"
 #include "pyapi.h"
+#include "pyside.h"
 #include "sampler.h"
 #include "trace.h"
 #include "trace_hook.h"
@@ -37,9 +38,6 @@
 #include "writer.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-extern const char memprof_bootstrap_py[];
-extern const char memprof_profile_impl_py[];
 
 enum state { OFF, WAITING, RECORDING, DONE };
 
@@ -212,38 +210,6 @@ static bool open_output(void)
     return true;
 }
 
-/* ---- installing the Python side ---- */
-
-/* Runs bootstrap.py in a fresh namespace holding _c_functions (our C
- * functions by name), _minor and _lazy_source (profile_impl.py). */
-static bool run_bootstrap(void)
-{
-    PyObject *ns = py.Dict_New(), *funcs = py.Dict_New();
-    PyObject *minor = py.Long_FromUnsignedLong((unsigned long)py.minor);
-    PyObject *lazy = py.Unicode_FromString(memprof_profile_impl_py);
-    bool ok = ns && funcs && minor && lazy
-              && py.Dict_SetItemString(ns, "__builtins__", py.Eval_GetBuiltins()) == 0
-              && py.Dict_SetItemString(ns, "__name__", py.None) == 0
-              && py.Dict_SetItemString(ns, "_minor", minor) == 0
-              && py.Dict_SetItemString(ns, "_lazy_source", lazy) == 0
-              && py.Dict_SetItemString(ns, "_c_functions", funcs) == 0;
-    for (PyMethodDef *m = trace_hook_methods(); ok && m->ml_name; m++) {
-        PyObject *f = py.CFunction_NewEx(m, NULL, NULL);
-        ok = f && py.Dict_SetItemString(funcs, m->ml_name, f) == 0;
-        if (f)
-            py.DecRef(f);
-    }
-    PyObject *code = ok ? py.CompileStringExFlags(memprof_bootstrap_py, "<memprof>",
-                                                  Py_file_input, NULL, -1) : NULL;
-    PyObject *result = code ? py.Eval_EvalCode(code, ns, ns) : NULL;
-    ok = result != NULL;
-    PyObject *refs[] = { result, code, minor, lazy, funcs, ns };
-    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
-        if (refs[i])
-            py.DecRef(refs[i]);
-    return ok;
-}
-
 static void install(void)
 {
     PyObject *type, *value, *tb;
@@ -258,7 +224,7 @@ static void install(void)
      * from now to the end, profiled code or not. */
     if (recording && trace_start_section() && agent.interval_ns)
         sampler_start(agent.fd, agent.interval_ns);
-    if (!run_bootstrap()) {
+    if (!pyside_install()) {
         if (py.Err_Occurred())
             py.Err_Clear();
         warn("cannot install @profile; memprof is off");

@@ -1,21 +1,20 @@
 /*
- * bootstrap: preload/bootstrap.py and preload/profile_impl.py, compiled
- * into the library as strings (NUL-terminated), so the agent needs no file
- * next to it at run time.
+ * bootstrap: the Python side (the .py files in preload/), compiled into the library as
+ * NUL-terminated strings, so the agent needs no file next to it at run
+ * time. preload/pyside.c runs bootstrap.py at start-up and compiles the
+ * others when first needed.
  */
-__asm__(".section .rodata\n"
-        ".global memprof_bootstrap_py\n"
-        ".hidden memprof_bootstrap_py\n"
-        ".type memprof_bootstrap_py, @object\n"
-        "memprof_bootstrap_py:\n"
-        ".incbin \"preload/bootstrap.py\"\n"
-        ".byte 0\n"
-        ".previous\n");
-__asm__(".section .rodata\n"
-        ".global memprof_profile_impl_py\n"
-        ".hidden memprof_profile_impl_py\n"
-        ".type memprof_profile_impl_py, @object\n"
-        "memprof_profile_impl_py:\n"
-        ".incbin \"preload/profile_impl.py\"\n"
-        ".byte 0\n"
-        ".previous\n");
+#define EMBED(symbol, file)                          \
+    __asm__(".section .rodata\n"                     \
+            ".global " #symbol "\n"                  \
+            ".hidden " #symbol "\n"                  \
+            ".type " #symbol ", @object\n"           \
+            #symbol ":\n"                            \
+            ".incbin \"" file "\"\n"                 \
+            ".byte 0\n"                              \
+            ".previous\n")
+
+EMBED(memprof_bootstrap_py, "preload/bootstrap.py");
+EMBED(memprof_profile_impl_py, "preload/profile_impl.py");
+EMBED(memprof_profile_gen_py, "preload/profile_gen.py");
+EMBED(memprof_profile_select_py, "preload/profile_select.py");

@@ -3,41 +3,27 @@
 # of its own. It installs builtins.profile, which behaves as the builtin
 # that `python -m memory_profiler` injects.
 #
+# It runs inside someone else's program, so it imports nothing: an import
+# would show in the program's sys.modules and run the program's import
+# hooks (a patched builtins.__import__, sys.meta_path). What it needs from
+# the interpreter the agent hands it, or does in C (preload/pyside.c).
 # The agent puts these names in the namespace before running this file:
-#   _c_functions  the agent's C functions by name (register, enter, leave,
-#                 warn, set_disable and the on_* callbacks)
-#   _minor        the interpreter's minor version
-#   _lazy_source  preload/profile_impl.py, the rest of the Python side,
-#                 compiled into this namespace only when profile is first
-#                 used (compiling it costs 2-3 ms, which a process that
-#                 profiles nothing should not pay)
-#
-# Up to 3.11 a profiled function is wrapped so that the C trace function is
-# on only while a profiled frame runs in that thread (a global trace
-# function would slow every other line 2-4x). From 3.12 sys.monitoring
-# delivers events for the profiled code objects alone, so the function is
-# returned unchanged.
-import builtins
-import sys
-
-
-class _c:
-    # C functions do not bind as methods: plain attributes of a class.
-    pass
-
-
-for _name, _function in _c_functions.items():
-    setattr(_c, _name, _function)
-del _name, _function, _c_functions
-
-
+#   _c          the agent's C functions as attributes (register, enter,
+#               leave, warn, block, wraps, load, the on_* callbacks...)
+#   _minor      the interpreter's minor version
+#   _sys        the sys module, as sys.modules held it at start-up
+#   _selection  (MEMPROF_FILES, MEMPROF_FUNCTIONS) as set, or None
+# The rest of the Python side is compiled into this namespace only when
+# profile is first used (_c.load, see pyside.c): compiling costs about
+# 60,000 instructions a line, which a process that profiles nothing
+# should not pay.
 _impl = None
 
 
 def _load():
     global _impl
     if _impl is None:
-        exec(compile(_lazy_source, "<memprof>", "exec"), globals())
+        _c.load("profile_impl")
         _impl = _Profile()
     return _impl
 
@@ -70,14 +56,13 @@ class _LazyProfile:
 
 
 def _install():
-    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+    if not getattr(_sys, "_is_gil_enabled", lambda: True)():
         _c.warn("the free-threaded build is not supported; @profile is not installed")
         return
-    builtins.profile = _LazyProfile()
-    import os
-    if os.environ.get("MEMPROF_FILES", "").strip() or os.environ.get("MEMPROF_FUNCTIONS", "").strip():
-        _load()._select_setup(os.environ.get("MEMPROF_FILES", ""),
-                              os.environ.get("MEMPROF_FUNCTIONS", ""))
+    __builtins__["profile"] = _LazyProfile()
+    if _selection is not None:
+        _c.load("profile_select")
+        _select_setup(*_selection)
 
 
 _install()

@@ -58,6 +58,12 @@ static const struct entry table[] = {
     FN(Thread_get_thread_ident, "PyThread_get_thread_ident"),
     FN(Mem_GetAllocator, "PyMem_GetAllocator"),
     FN(Mem_SetAllocator, "PyMem_SetAllocator"),
+    FN(Object_SetAttrString, "PyObject_SetAttrString"),
+    FN(Dict_Update, "PyDict_Update"),
+    FN(Err_ExceptionMatches, "PyErr_ExceptionMatches"),
+    FN(Module_New, "PyModule_New"),
+    FN(Unicode_DecodeFSDefaultAndSize, "PyUnicode_DecodeFSDefaultAndSize"),
+    FN(ExcAttributeError, "PyExc_AttributeError"),
     FN(None, "_Py_NoneStruct"),
     FN(CodeType, "PyCode_Type"),
 };

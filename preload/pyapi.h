@@ -63,6 +63,12 @@ struct pyapi {
     unsigned long (*Thread_get_thread_ident)(void);
     void (*Mem_GetAllocator)(PyMemAllocatorDomain, PyMemAllocatorEx *);
     void (*Mem_SetAllocator)(PyMemAllocatorDomain, PyMemAllocatorEx *);
+    int (*Object_SetAttrString)(PyObject *, const char *, PyObject *);
+    int (*Dict_Update)(PyObject *, PyObject *);
+    int (*Err_ExceptionMatches)(PyObject *);
+    PyObject *(*Module_New)(const char *);
+    PyObject *(*Unicode_DecodeFSDefaultAndSize)(const char *, Py_ssize_t);
+    PyObject **ExcAttributeError;   /* &PyExc_AttributeError */
 
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */

@@ -159,7 +159,7 @@ def test_non_python_program_identical(name, tmp_path):
 
 # ---- another tracer in the program ----
 
-# The agent's own Python code (preload/bootstrap.py, compiled as "<memprof>");
+# The agent's own Python code (preload/*.py, compiled as "<memprof>");
 # frames there are a separate, known difference (see the xfail below).
 AGENT_FILES = ("<memprof>",)
 
@@ -215,7 +215,7 @@ def test_own_trace_function_keeps_working(where, tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="BUG: a program's own sys.settrace tracer (and coverage) "
                    "sees the agent's wrapper frames, co_filename '<memprof>' "
-                   "(preload/bootstrap.py wrapper()), which do not exist without the agent")
+                   "(preload/profile_impl.py wrapper()), which do not exist without the agent")
 def test_own_trace_function_sees_no_agent_frames(tmp_path):
     body = "sys.settrace(tracer)\nprofiled(5); plain(3)\nsys.settrace(None)"
     plain, traced, trace = both(tmp_path, "tr.py", TRACER % ((), body))
@@ -305,7 +305,7 @@ def test_exit_paths(how, tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="BUG: a traceback through a profiled function shows an "
                    "extra frame 'File \"<memprof>\", line N, in wrapper' "
-                   "(preload/bootstrap.py wrapper()), so the program's stderr changes")
+                   "(preload/profile_impl.py wrapper()), so the program's stderr changes")
 def test_traceback_through_profiled_function_unchanged(tmp_path):
     src = "@profile\ndef bad():\n    raise ValueError('inner')\nbad()\n"
     plain, traced, _ = both(tmp_path, "tb.py", src)

@@ -1,0 +1,14 @@
+/*
+ * pyside: the agent's Python side (the .py files in preload/, embedded by bootstrap.c)
+ * and the C functions it calls that are not about tracing.
+ */
+#ifndef MEMPROF_PYSIDE_H
+#define MEMPROF_PYSIDE_H
+
+#include <stdbool.h>
+
+/* Runs bootstrap.py (installs builtins.profile); the interpreter must be
+ * initialised, the GIL held, and user code not started yet. */
+bool pyside_install(void);
+
+#endif
