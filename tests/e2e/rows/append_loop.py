@@ -1,4 +1,7 @@
 # Appends in a loop: the list grows in steps as CPython over-allocates.
+import sys
+
+
 @profile
 def grow(n):
     out = []
@@ -8,4 +11,4 @@ def grow(n):
     return total
 
 
-grow(20000)
+grow(int(sys.argv[1]) if len(sys.argv) > 1 else 20000)

@@ -1,4 +1,7 @@
 # A while loop that builds a dict, then an idle while loop.
+import sys
+
+
 @profile
 def index(n):
     d = {}
@@ -12,4 +15,4 @@ def index(n):
     return len(d)
 
 
-index(10000)
+index(int(sys.argv[1]) if len(sys.argv) > 1 else 10000)
