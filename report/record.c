@@ -304,6 +304,11 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
         rec->kind = RECORD_PID;
         return get_int(o, "pid", "pid", true, &rec->u.pid.pid, NULL, err);
     }
+    if (strcmp(k, "part") == 0) {
+        rec->kind = RECORD_PART;
+        return get_int(o, "part", "pid", true, &rec->u.part.pid, NULL, err) ||
+               get_int(o, "part", "last", true, &rec->u.part.last, NULL, err);
+    }
     if (strcmp(k, "end") == 0) {
         rec->kind = RECORD_END;
         return 0;
