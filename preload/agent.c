@@ -58,10 +58,23 @@ static struct {
     PyMemAllocatorEx raw_at_load;
 } agent;
 
+/* Set on the thread whose end, without exit(), would leave the sampler as
+ * the process's last thread: the one that installed the agent, and a fork
+ * child's one thread. Its destructor ends the sampler first. */
+static pthread_key_t program_thread;
+
+static void program_thread_ends(void *unused)
+{
+    if (agent.state == RECORDING && (int)syscall(SYS_getpid) == agent.pid)
+        sampler_stop();
+}
+
 /* userData of our audit hook, so its list entry can be recognised. */
 static const char hook_tag[] = "memprof";
 
 static int audit_hook(const char *event, PyObject *args, void *data);
+static void note_os_fork(const char *event);
+static void restart_sampler_if_safe(void);
 
 /* ---- settings ---- */
 
@@ -256,8 +269,9 @@ static void install(void)
     /* The header at once, so that even a process killed before it
      * profiles anything leaves a readable trace; then memory over time,
      * from now to the end, profiled code or not. */
-    if (recording && trace_start_section() && agent.interval_ns)
-        sampler_start(agent.fd, agent.interval_ns);
+    if (recording && trace_start_section() && agent.interval_ns
+        && sampler_start(agent.fd, agent.interval_ns))
+        pthread_setspecific(program_thread, (void *)1);
     if (!run_bootstrap()) {
         if (py.Err_Occurred())
             py.Err_Clear();
@@ -330,8 +344,12 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         }
         return 0;
     }
-    if (agent.state == RECORDING)
+    if (agent.state == RECORDING) {
         trace_hook_audit_event();
+        if (event[0] == 'o')
+            note_os_fork(event);
+        restart_sampler_if_safe();
+    }
     if (event[0] == 'c' && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
         finish();
         guard_hook_entry();
@@ -339,28 +357,101 @@ static int audit_hook(const char *event, PyObject *args, void *data)
     return 0;
 }
 
+/*
+ * The sampler's thread around fork. It is ended before every fork, so the
+ * child starts with the program's one thread only. In the parent it starts
+ * again at once, except after os.fork()/os.forkpty() on 3.12+: CPython
+ * counts the process's threads after the fork (3.12 before the
+ * register_at_fork() hooks, 3.13 after them) and warns if there is more
+ * than one. There it starts again only once the forking thread is back in
+ * the frame that called os.fork(), which is after the count: from a pending
+ * call (run by the main thread at its next check) or the next audit event.
+ */
+static struct {
+    bool warns;                 /* the fork under way is os.fork() on 3.12+ */
+    bool waiting;               /* the parent's sampler waits to start again */
+    PyThreadState *tstate;      /* the forking thread */
+    PyFrameObject *frame;       /* the frame that called os.fork() (compared, never used) */
+} forking;
+
+static bool fork_is_behind_us(void)
+{
+    if (!py.InterpreterState_Get || !py.ThreadState_GetFrame)
+        return true;
+    PyThreadState *t = py.InterpreterState_ThreadHead(py.InterpreterState_Get());
+    while (t && t != forking.tstate)
+        t = py.ThreadState_Next(t);
+    if (!t)
+        return true;        /* the forking thread has ended */
+    PyFrameObject *now = py.ThreadState_GetFrame(t);
+    if (now)
+        py.DecRef((PyObject *)now);
+    return now == forking.frame;
+}
+
+static void restart_sampler_if_safe(void)
+{
+    if (forking.waiting && fork_is_behind_us()) {
+        forking.waiting = false;
+        sampler_unpause();
+    }
+}
+
+static int restart_sampler_later(void *unused)
+{
+    restart_sampler_if_safe();
+    /* Not yet (a register_at_fork() hook is running): try again at the
+     * next check; if the queue is full, the next audit event does it. */
+    if (forking.waiting)
+        py.AddPendingCall(restart_sampler_later, NULL);
+    return 0;
+}
+
+static void note_os_fork(const char *event)
+{
+    if (py.minor >= 12 && agent.state == RECORDING && agent.interval_ns
+        && (strcmp(event, "os.fork") == 0 || strcmp(event, "os.forkpty") == 0)) {
+        forking.warns = true;
+        forking.tstate = py.ThreadState_Get();
+        forking.frame = py.Eval_GetFrame();
+    }
+}
+
 static void before_fork(void)
 {
     if (agent.state == RECORDING) {
-        sampler_before_fork();
+        sampler_pause(forking.warns);
         trace_before_fork();
     }
 }
 
 static void after_fork_parent(void)
 {
-    if (agent.state == RECORDING)
-        sampler_after_fork_parent();
+    bool warns = forking.warns;
+    forking.warns = false;
+    if (agent.state != RECORDING || !sampler_paused())
+        return;
+    if (!warns) {
+        sampler_unpause();
+        return;
+    }
+    forking.waiting = true;
+    py.AddPendingCall(restart_sampler_later, NULL);
 }
 
 static void after_fork_child(void)
 {
     agent.pid = (int)syscall(SYS_getpid);
     agent.root = false;
+    forking.warns = forking.waiting = false;
     if (agent.state == RECORDING) {
         sampler_after_fork_child();
         trace_after_fork_child();
         agent.fork_child = true;
+        /* This thread is the child's only one: when it ends, so must the
+         * sampler (a thread forked from a thread other than the main one
+         * ends with pthread_exit(), and the process with its last thread). */
+        pthread_setspecific(program_thread, (void *)1);
     }
 }
 
@@ -422,7 +513,8 @@ __attribute__((constructor)) static void agent_load(void)
     agent.configured = configure();
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
-    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
+    if (pthread_key_create(&program_thread, program_thread_ends) != 0
+        || pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
         return;
     agent.state = WAITING;
     if (py.AddAuditHook(audit_hook, (void *)hook_tag) != 0)

@@ -58,6 +58,12 @@ static const struct entry table[] = {
     FN(Thread_get_thread_ident, "PyThread_get_thread_ident"),
     FN(Mem_GetAllocator, "PyMem_GetAllocator"),
     FN(Mem_SetAllocator, "PyMem_SetAllocator"),
+    FN(AddPendingCall, "Py_AddPendingCall"),
+    FN(ThreadState_Get, "PyThreadState_Get"),
+    FN(ThreadState_Next, "PyThreadState_Next"),
+    FN(InterpreterState_ThreadHead, "PyInterpreterState_ThreadHead"),
+    OPT(InterpreterState_Get, "PyInterpreterState_Get"),
+    OPT(ThreadState_GetFrame, "PyThreadState_GetFrame"),
     FN(None, "_Py_NoneStruct"),
     FN(CodeType, "PyCode_Type"),
 };

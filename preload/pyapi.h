@@ -63,6 +63,12 @@ struct pyapi {
     unsigned long (*Thread_get_thread_ident)(void);
     void (*Mem_GetAllocator)(PyMemAllocatorDomain, PyMemAllocatorEx *);
     void (*Mem_SetAllocator)(PyMemAllocatorDomain, PyMemAllocatorEx *);
+    int (*AddPendingCall)(int (*)(void *), void *);
+    PyThreadState *(*ThreadState_Get)(void);
+    PyThreadState *(*ThreadState_Next)(PyThreadState *);
+    PyThreadState *(*InterpreterState_ThreadHead)(PyInterpreterState *);
+    PyInterpreterState *(*InterpreterState_Get)(void);          /* 3.9+, else NULL */
+    PyFrameObject *(*ThreadState_GetFrame)(PyThreadState *);    /* 3.9+, else NULL */
 
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */

@@ -111,3 +111,87 @@ def test_trace_through_a_pipe_reads(spec, kind, tmp_path):
         assert p["argv"][-1] == long_arg and p["ended"]
         names = {f["function"] for f in p["functions"]}
         assert names == {"work_%d" % i for i in range(40)}, names
+
+
+def samples(trace_files, pid=None):
+    rep = report("--format", "json", *trace_files)
+    assert rep.returncode == 0, rep.stderr
+    return {p["pid"]: p["timeline"]["samples"] for p in json.loads(rep.stdout)["processes"]}
+
+
+# ---- 2. a process forked from a thread other than the main one ----
+
+FORK_FROM_THREAD = """
+import os, sys, threading, warnings
+def func():
+    with warnings.catch_warnings(record=True):
+        warnings.filterwarnings("always", category=DeprecationWarning)
+        pid = os.fork()
+        if pid == 0:
+            open(os.devnull).close()      # runs Python: the child is sampled
+            main = threading.main_thread()
+            print(main.name, main.ident == threading.get_ident())
+            sys.stdout.flush()
+        else:
+            print("child", os.waitpid(pid, 0)[1])
+th = threading.Thread(target=func, name="forker")
+th.start()
+th.join()
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters())
+def test_child_forked_from_a_thread_exits(spec, tmp_path):
+    """Before: the child never exited (the sampler thread restarted in it
+    kept it alive after its one thread returned); CPython's
+    test_threading.test_main_thread_after_fork_from_nonmain_thread hung."""
+    py = interpreter(spec)
+    write(tmp_path / "prog.py", FORK_FROM_THREAD)
+    plain = subprocess.run([py, "prog.py"], cwd=tmp_path, env=plain_env(),
+                           capture_output=True, timeout=30)
+    traced = subprocess.run([py, "prog.py"], cwd=tmp_path,
+                            env=agent_env(tmp_path / "t.%p.jsonl"),
+                            capture_output=True, timeout=30)
+    assert (traced.returncode, traced.stdout, traced.stderr) == \
+        (plain.returncode, plain.stdout, plain.stderr)
+    assert b"child 0" in traced.stdout
+    got = samples(sorted(tmp_path.glob("t.*.jsonl")))
+    assert len(got) == 2 and all(n >= 1 for n in got.values()), got
+
+
+# ---- 3. os.fork() on 3.12+: no "multi-threaded" DeprecationWarning ----
+
+FORKS = """
+import logging, os, time    # logging registers an after_in_parent hook
+t0 = time.monotonic()
+for i in range(5):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+pid, fd = os.forkpty()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+time.sleep(0.3)
+print("done")
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters())
+def test_fork_warning_as_without_memprof(spec, tmp_path):
+    """Before: on 3.12 and 3.13 every os.fork() printed CPython's
+    "This process ... is multi-threaded" DeprecationWarning (the sampler
+    thread counted), an exception under -W error. The parent's sampling
+    must go on after the forks."""
+    py = interpreter(spec)
+    write(tmp_path / "prog.py", FORKS)
+    cmd = [py, "-W", "error::DeprecationWarning", "prog.py"]
+    plain = subprocess.run(cmd, cwd=tmp_path, env=plain_env(), capture_output=True, timeout=30)
+    traced = subprocess.run(cmd, cwd=tmp_path, env=agent_env(tmp_path / "t.jsonl"),
+                            capture_output=True, timeout=30)
+    assert (traced.returncode, traced.stdout, traced.stderr) == \
+        (plain.returncode, plain.stdout, plain.stderr)
+    got = samples([tmp_path / "t.jsonl"])
+    # 0.3 s after the last fork at 10 ms: the sampler runs again.
+    assert max(got.values()) >= 15, got
