@@ -64,6 +64,10 @@ static const struct entry table[] = {
     FN(InterpreterState_ThreadHead, "PyInterpreterState_ThreadHead"),
     OPT(InterpreterState_Get, "PyInterpreterState_Get"),
     OPT(ThreadState_GetFrame, "PyThreadState_GetFrame"),
+    FN(Eval_SaveThread, "PyEval_SaveThread"),
+    FN(Eval_RestoreThread, "PyEval_RestoreThread"),
+    FN(Err_ExceptionMatches, "PyErr_ExceptionMatches"),
+    FN(Exc_RuntimeError, "PyExc_RuntimeError"),
     FN(None, "_Py_NoneStruct"),
     FN(CodeType, "PyCode_Type"),
 };

@@ -69,6 +69,10 @@ struct pyapi {
     PyThreadState *(*InterpreterState_ThreadHead)(PyInterpreterState *);
     PyInterpreterState *(*InterpreterState_Get)(void);          /* 3.9+, else NULL */
     PyFrameObject *(*ThreadState_GetFrame)(PyThreadState *);    /* 3.9+, else NULL */
+    PyThreadState *(*Eval_SaveThread)(void);
+    void (*Eval_RestoreThread)(PyThreadState *);
+    int (*Err_ExceptionMatches)(PyObject *);
+    PyObject **Exc_RuntimeError;    /* &PyExc_RuntimeError */
 
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */
