@@ -43,8 +43,13 @@ static int legacy_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
     default: return 0;
     }
     uint32_t id = trace_code_lookup(pyapi_frame_code(frame));
-    if (id)
-        trace_event(kind, id, py.Frame_GetLineNumber(frame));
+    if (!id)
+        return 0;
+    /* Code without line numbers (an emptied co_linetable) gives -1 on 3.10
+     * and any negative number on 3.11: 0, a line no table has, so that
+     * such events fill no row, as under memory_profiler. */
+    int line = py.Frame_GetLineNumber(frame);
+    trace_event(kind, id, line < 0 ? 0 : line);
     return 0;
 }
 

@@ -137,6 +137,10 @@ static int parse_event_array(record_t *rec, json_t *a, record_error_t *err)
     if (v[0] < 0 || v[0] > 2)
         return fail(err, 0, "event kind %lld is not 0 (line), 1 (call), 2 (return) or 3 (sample)",
                     v[0]);
+    /* A negative line: code without line numbers, traced by an agent
+     * before 0 stood for "no line"; it fills no row, as 0 does. */
+    if (v[2] < 0)
+        v[2] = 0;
     for (i = 1; i < n; i++)
         if (i != 4 && v[i] < 0)
             return fail(err, 0, "event field %s must not be negative (%lld)", field[i], v[i]);

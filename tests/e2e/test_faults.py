@@ -239,3 +239,43 @@ def test_trace_install_race_is_silent_and_traced(spec, tmp_path):
     [fn] = json.loads(rep.stdout)["processes"][0]["functions"]
     counts = {ln["line"]: ln["occurrences"] for ln in fn["lines"]}
     assert counts[11] == counts[12] == 2400, counts
+
+
+# ---- 5. code without line numbers ----
+
+NO_LINES = """
+def f():
+    b = [2] * 1000
+    return len(b)
+f.__code__ = f.__code__.replace(co_linetable=b"")
+f = profile(f)
+
+@profile
+def h():
+    c = [3] * 1000
+    return len(c)
+
+f()
+h()
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters(minors=range(10, 14)))
+def test_code_without_line_numbers(spec, tmp_path):
+    """Before: on 3.10 and 3.11 the events had line -1 (or, on 3.11, any
+    negative number) and memprof-report exited 1. Now the rows of that
+    code's body are blank, as under memory_profiler, and h's table is
+    complete."""
+    py = interpreter(spec)
+    write(tmp_path / "nl.py", NO_LINES)
+    trace = tmp_path / "t.jsonl"
+    out = subprocess.run([py, "nl.py"], cwd=tmp_path, env=agent_env(trace),
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == b"", out.stderr
+    rep = report("--format", "json", trace)
+    assert rep.returncode == 0 and rep.stderr == b"", rep.stderr
+    fns = {f["function"]: f for f in json.loads(rep.stdout)["processes"][0]["functions"]}
+    occ = {name: {ln["line"]: ln["occurrences"] for ln in f["lines"]} for name, f in fns.items()}
+    assert occ["h"][10] == occ["h"][11] == 1, occ
+    if "f" in occ:
+        assert occ["f"][3] == occ["f"][4] == 0, occ
