@@ -35,6 +35,9 @@ static writer_t w;
 static uint64_t last_flush;
 static bool resumable;       /* a fork child's sampling, not yet restarted */
 
+/* The documented forms only: digits, optionally a point and more digits,
+ * then ns, us, ms, s or nothing (milliseconds); "off" or "0". No sign, exponent, hex,
+ * inf/nan or spaces, which strtod() would take. */
 bool sampler_parse_interval(const char *text, uint64_t *ns)
 {
     if (!text || !*text) {
@@ -45,22 +48,42 @@ bool sampler_parse_interval(const char *text, uint64_t *ns)
         *ns = 0;
         return true;
     }
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    double unit;
-    if (errno || end == text || v <= 0)
+    const char *p = text;
+    uint64_t whole = 0, frac = 0, scale = 1;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        if (digits < 12)
+            whole = whole * 10 + (uint64_t)(*p - '0');
+        else
+            return false;
+    if (*p == '.') {
+        if (!digits || p[1] < '0' || p[1] > '9')
+            return false;
+        p++;
+        for (int k = 0; *p >= '0' && *p <= '9'; p++, k++, digits++)
+            if (k < 9) {
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+    }
+    if (!digits)
         return false;
-    if (!strcmp(end, "ns")) unit = 1;
-    else if (!strcmp(end, "us")) unit = 1e3;
-    else if (!strcmp(end, "ms") || !*end) unit = 1e6;
-    else if (!strcmp(end, "s")) unit = 1e9;
+    uint64_t unit;
+    if (!strcmp(p, "ns")) unit = 1;
+    else if (!strcmp(p, "us")) unit = 1000;
+    else if (!strcmp(p, "ms") || !*p) unit = 1000000;
+    else if (!strcmp(p, "s")) unit = 1000000000;
     else return false;
-    double n = v * unit;
-    /* 1 ms to 60 s: finer would cost more than the 1% budget. */
-    if (n < 1e6 || n > 60e9)
+    /* whole < 10^12 and unit <= 10^9: the product may overflow, so compare
+     * against the limits in the unit first. */
+    const uint64_t lo = 1000000, hi = 60000000000ull;
+    if (whole > hi / unit + 1)
         return false;
-    *ns = (uint64_t)n;
+    uint64_t n = whole * unit + frac * unit / scale;
+    /* 1 ms to 60 s: finer would cost more than the 1% budget. */
+    if (n < lo || n > hi)
+        return false;
+    *ns = n;
     return true;
 }
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Parses MEMPROF_INTERVAL ("10ms", "250us", "0.5s", "off"); 0 means off.
+/* Parses MEMPROF_INTERVAL ("10ms", "1500us", "0.5s", "20", "off"); 0 means off.
  * Returns false for a value it cannot use. */
 bool sampler_parse_interval(const char *text, uint64_t *ns);
 

@@ -279,3 +279,26 @@ def test_code_without_line_numbers(spec, tmp_path):
     assert occ["h"][10] == occ["h"][11] == 1, occ
     if "f" in occ:
         assert occ["f"][3] == occ["f"][4] == 0, occ
+
+
+# ---- 6. smaller points ----
+
+GOOD_INTERVALS = ["10ms", "1500us", "0.5s", "20", "1ms", "60s", "off", "0"]
+BAD_INTERVALS = ["nan", "inf", "0x10", " 10ms", "10ms ", "+10ms", "-1s", "1e3ms", "1.5.ms",
+                 ".5s", "5.", "10MS", "0.9ms", "61s", "99999999999999999999s", "10 ms"]
+
+
+def test_interval_only_documented_forms(tmp_path):
+    """Before: nan (cast to an integer: undefined behaviour), 0x10 and
+    " 10ms" were accepted through strtod()."""
+    for value in GOOD_INTERVALS + BAD_INTERVALS:
+        out = subprocess.run([DEBIAN_PYTHON, "-c", "print('ok')"], cwd=tmp_path,
+                             env=agent_env(tmp_path / "t.%p.jsonl", MEMPROF_INTERVAL=value),
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0 and out.stdout == b"ok\n", value
+        if value in GOOD_INTERVALS:
+            assert out.stderr == b"", (value, out.stderr)
+        else:
+            lines = out.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith(b"memprof: warning: MEMPROF_INTERVAL"), \
+                (value, out.stderr)
