@@ -205,15 +205,58 @@ static bool configure(void)
     return true;
 }
 
+/* Whether fd is a trace this run's first process began: a regular file
+ * whose first record is its header (or the first piece of it), naming
+ * MEMPROF_SESSION's pid. */
+static bool is_session_trace(int fd)
+{
+    struct stat st;
+    const char *session = getenv("MEMPROF_SESSION");
+    if (!session || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    char head[64], want[2][64];
+    ssize_t n = pread(fd, head, sizeof head - 1, 0);
+    if (n <= 0)
+        return false;
+    head[n] = 0;
+    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":1,\"pid\":%s,", session);
+    snprintf(want[1], sizeof want[1], "{\"k\":\"part\",\"pid\":%s,", session);
+    return strncmp(head, want[0], strlen(want[0])) == 0 || strncmp(head, want[1], strlen(want[1])) == 0;
+}
+
+static bool output_refused(const char *why)
+{
+    char what[PATH_MAX + 128];
+    snprintf(what, sizeof what, "%s %s; memprof is off", agent.path, why);
+    return warn(what);
+}
+
 static bool open_output(void)
 {
     if (agent.path[0] == 0)
         return true;    /* MEMPROF_FD */
-    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-    /* The first process of a run never overwrites an earlier trace. */
-    if (agent.root)
-        flags |= O_EXCL;
-    agent.fd = fd_out_of_the_way(open(agent.path, flags, 0600));
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    int fd;
+    if (agent.root) {
+        /* The first process of a run never overwrites an earlier trace. */
+        fd = open(agent.path, flags | O_CREAT | O_EXCL, 0600);
+    } else {
+        /* A later process appends to its run's trace, and only to that: a
+         * FIFO must not block it here (O_NONBLOCK), and another file is not
+         * written to. Gone (removed meanwhile): it starts a trace anew. */
+        fd = open(agent.path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+            fd = open(agent.path, flags | O_CREAT | O_EXCL, 0600);
+        else if (fd >= 0 && !is_session_trace(fd)) {
+            close(fd);
+            return output_refused("is not this run's trace (MEMPROF_SESSION); memprof does not append to it");
+        } else if (fd < 0 && (errno == ENXIO || errno == EISDIR)) {
+            return output_refused("is not a regular file");
+        } else if (fd >= 0) {
+            fcntl(fd, F_SETFL, O_APPEND);
+        }
+    }
+    agent.fd = fd_out_of_the_way(fd);
     if (agent.fd < 0) {
         char what[PATH_MAX + 64];
         snprintf(what, sizeof what, errno == EEXIST

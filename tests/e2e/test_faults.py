@@ -302,3 +302,39 @@ def test_interval_only_documented_forms(tmp_path):
             lines = out.stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith(b"memprof: warning: MEMPROF_INTERVAL"), \
                 (value, out.stderr)
+
+
+def one_warning(out, about):
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(b"memprof: warning: ") and about in lines[0], \
+        out.stderr
+
+
+def test_session_output_never_blocks_or_appends_to_a_stranger(tmp_path):
+    """Before: with MEMPROF_SESSION set, a FIFO as MEMPROF_OUTPUT blocked
+    the program forever in open(), and an existing file that is not the
+    run's trace was appended to."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my own notes\n")
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b'{"k":"memprof","version":1,"pid":999999,"ppid":1}\n')
+    prog = "@profile\ndef f():\n    return 1\nf()\nprint('ok')\n"
+    for target in (fifo, notes, other):
+        before = target.read_bytes() if target != fifo else None
+        out = subprocess.run([DEBIAN_PYTHON, "-c", prog], cwd=tmp_path,
+                             env=agent_env(target, MEMPROF_SESSION="4242"),
+                             capture_output=True, timeout=20)
+        assert out.returncode == 0 and out.stdout == b"ok\n"
+        one_warning(out, str(target).encode())
+        if before is not None:
+            assert target.read_bytes() == before
+    # The run's own processes still append to its trace.
+    trace = tmp_path / "run.jsonl"
+    child = "import subprocess, sys; subprocess.run([sys.executable, '-c', %r])" % prog
+    out = subprocess.run([DEBIAN_PYTHON, "-c", child], cwd=tmp_path, env=agent_env(trace),
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0 and out.stderr == b"" and out.stdout == b"ok\n"
+    rep = report("--format", "json", trace)
+    assert rep.returncode == 0 and len(json.loads(rep.stdout)["processes"]) == 2
