@@ -338,3 +338,16 @@ def test_session_output_never_blocks_or_appends_to_a_stranger(tmp_path):
     assert out.returncode == 0 and out.stderr == b"" and out.stdout == b"ok\n"
     rep = report("--format", "json", trace)
     assert rep.returncode == 0 and len(json.loads(rep.stdout)["processes"]) == 2
+
+
+def test_report_bounds_a_line_without_newline():
+    """Before: memprof-report on /dev/zero (no newline, ever) grew to 14.8
+    GB in 20 s. Now it refuses at 16 MiB and says so."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    out = subprocess.run([str(REPORT), "/dev/zero"], capture_output=True, timeout=60,
+                         preexec_fn=limit)
+    assert out.returncode == 2
+    assert b"longer than 16 MiB" in out.stderr and b"out of memory" not in out.stderr, out.stderr
