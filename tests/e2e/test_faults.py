@@ -351,3 +351,47 @@ def test_report_bounds_a_line_without_newline():
                          preexec_fn=limit)
     assert out.returncode == 2
     assert b"longer than 16 MiB" in out.stderr and b"out of memory" not in out.stderr, out.stderr
+
+
+AGG_KILLED = """
+import os, sys
+side = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+@profile
+def step(i):
+    a = [i] * 100
+    return len(a)
+
+i = 0
+while True:
+    step(i)
+    i += 1
+    if i % 100 == 0:
+        os.write(side, b"%d\\n" % i)
+"""
+
+
+def test_aggregate_kill_keeps_the_last_snapshot(tmp_path):
+    """README "Guarantees", aggregating mode: after a kill the report shows
+    the tables of the last snapshot (taken at most 0.1 s apart between
+    calls), never more calls than ran."""
+    import signal
+    import time
+    write(tmp_path / "agg.py", AGG_KILLED)
+    side = tmp_path / "side"
+    trace = tmp_path / "t.jsonl"
+    proc = subprocess.Popen([DEBIAN_PYTHON, "agg.py", str(side)], cwd=tmp_path,
+                            env=agent_env(trace, MEMPROF_AGGREGATE=1),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (side.exists() and side.stat().st_size > 0):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done = int(side.read_bytes().split()[-1])
+    rep = report("--format", "json", trace)
+    assert rep.returncode == 0, rep.stderr
+    [fn] = json.loads(rep.stdout)["processes"][0]["functions"]
+    occ = {ln["line"]: ln["occurrences"] for ln in fn["lines"]}
+    assert 0 < occ[7] <= done + 100, (occ, done)
