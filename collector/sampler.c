@@ -90,7 +90,7 @@ bool sampler_parse_interval(const char *text, uint64_t *ns)
 /* Appends one sample; the caller holds the lock. */
 static void take_sample(void)
 {
-    int64_t rss = rss_now() - trace_own_resident();
+    int64_t rss = rss_sample() - trace_own_resident();
     uint64_t t = trace_clock();
     char *p = writer_reserve(&w, 96);
     if (!p || rss < 0)
@@ -149,9 +149,9 @@ static bool spawn(void)
     return running;
 }
 
-bool sampler_start(int fd, uint64_t interval_ns)
+bool sampler_start(int fd, const char *path, uint64_t interval_ns)
 {
-    if (!interval_ns || fd < 0 || !writer_init(&w, fd, getpid()))
+    if (!interval_ns || !(path ? writer_init_path(&w, path, getpid()) : writer_init(&w, fd, getpid())))
         return false;
     out_fd = fd;
     interval = interval_ns;

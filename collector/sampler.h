@@ -22,8 +22,9 @@
  * Returns false for a value it cannot use. */
 bool sampler_parse_interval(const char *text, uint64_t *ns);
 
-/* Starts sampling to fd every interval_ns. The trace section must be open. */
-bool sampler_start(int fd, uint64_t interval_ns);
+/* Starts sampling every interval_ns to fd, or to the file at path (opened
+ * for each write only). The trace section must be open. */
+bool sampler_start(int fd, const char *path, uint64_t interval_ns);
 /* Takes a last sample, writes what is buffered, and stops (exit, _exit). */
 void sampler_finish(void);
 /* Takes a last sample, writes what is buffered, and ends the thread for

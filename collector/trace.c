@@ -269,8 +269,9 @@ static void open_section(void)
 bool trace_init(int fd, const char *path, const struct trace_section_info *info)
 {
     section = *info;
-    if (!rss_open())
-        return warn_errno("cannot open /proc/self/statm", errno);
+    /* Readable now; opened for good at the first event (rss.h). */
+    if (rss_sample() < 0)
+        return warn_errno("cannot read /proc/self/statm", errno);
     /* A file of our own is written through a mapping, so that a SIGKILL
      * loses nothing; a descriptor we were given (a pipe, say) is written
      * in chunks. */
@@ -309,6 +310,11 @@ uint64_t trace_bytes_written(void)
 int64_t trace_own_resident(void)
 {
     return (int64_t)writer_resident(&writer);
+}
+
+bool trace_mapped(void)
+{
+    return writer.mapped;
 }
 
 bool trace_recording(void)
@@ -553,7 +559,7 @@ void trace_after_fork_child(void)
 {
     if (!recording)
         return;
-    rss_open();
+    rss_close();        /* the parent's: opened again at the child's first event */
     writer_reset_pid(&writer, getpid());
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     last_snapshot = 0;

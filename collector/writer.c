@@ -88,6 +88,7 @@ bool writer_init(writer_t *w, int fd, int pid)
     w->mapped = false;
     w->map = NULL;
     w->fd = -1;
+    w->by_path = false;
     w->failed = false;
     w->written = 0;
     w->len = w->rec = 0;
@@ -99,6 +100,29 @@ bool writer_init(writer_t *w, int fd, int pid)
     w->in_part = w->piece_first = false;
     /* Pipes and sockets keep writes whole only up to PIPE_BUF bytes. */
     w->is_pipe = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+    put_marker(w);
+    make_resident(w);
+    return true;
+}
+
+bool writer_init_path(writer_t *w, const char *path, int pid)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof w->path)
+        return false;
+    memcpy(w->path, path, n + 1);
+    w->out = w->buf;
+    w->mapped = false;
+    w->map = NULL;
+    w->fd = -1;
+    w->by_path = true;
+    w->failed = false;
+    w->written = 0;
+    w->len = w->rec = 0;
+    w->headed = false;
+    w->pid = pid;
+    w->in_part = w->piece_first = false;
+    w->is_pipe = false;
     put_marker(w);
     make_resident(w);
     return true;
@@ -141,13 +165,34 @@ static bool fail(writer_t *w, const char *what, int err)
     return false;
 }
 
-/* Appends a region of padding to the file and maps it. */
+static bool open_mapped(writer_t *w)
+{
+    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+    return w->fd >= 0;
+}
+
+static bool map_region(writer_t *w);
+
+/* Appends a region of padding to the file and maps it. The descriptor is
+ * open only meanwhile: the mapping does not need it, and a process holds
+ * none of the agent's between regions (a program that lists its fds sees
+ * nothing of memprof's). */
 static bool new_region(writer_t *w)
 {
-    long page = sysconf(_SC_PAGESIZE);
     if (w->map)
         munmap(w->map, w->map_len);
     w->map = NULL;
+    if (!open_mapped(w))
+        return fail(w, "cannot open the trace; recording stops", errno);
+    bool ok = map_region(w);
+    close(w->fd);
+    w->fd = -1;
+    return ok;
+}
+
+static bool map_region(writer_t *w)
+{
+    long page = sysconf(_SC_PAGESIZE);
     size_t done = 0;
     while (done < REGION) {
         ssize_t n = write(w->fd, padding + done, REGION - done);
@@ -186,12 +231,6 @@ static bool new_region(writer_t *w)
     return true;
 }
 
-static bool open_mapped(writer_t *w)
-{
-    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
-    return w->fd >= 0;
-}
-
 bool writer_init_mapped(writer_t *w, const char *path, int pid)
 {
     struct stat st;
@@ -203,6 +242,7 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     w->len = w->rec = 0;
     w->headed = false;
     w->is_pipe = false;
+    w->by_path = false;
     w->in_part = false;
     w->mapped = true;
     w->pid = pid;
@@ -213,11 +253,11 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     memcpy(w->path, path, n + 1);
     if (!open_mapped(w))
         return false;
-    if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(w->fd);
-        w->fd = -1;
+    bool regular = fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(w->fd);
+    w->fd = -1;
+    if (!regular)
         return false;
-    }
     w->mapped = true;
     make_resident(w);
     map_page = (size_t)sysconf(_SC_PAGESIZE);
@@ -239,9 +279,6 @@ void writer_reset_pid(writer_t *w, int pid)
             munmap(w->map, w->map_len);
         w->map = NULL;
         w->out = w->buf;
-        close(w->fd);
-        if (!open_mapped(w))
-            fail(w, "cannot open the trace again after fork; recording stops", errno);
         w->pid = pid;
         put_marker(w);
         w->len = w->rec = 0;
@@ -282,6 +319,11 @@ static bool write_out(writer_t *w, size_t len)
         was_pending = sigismember(&pending, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
     }
+    if (w->by_path && (w->fd = fd_out_of_the_way(open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW))) < 0) {
+        w->failed = true;
+        warn_errno("cannot open the trace; recording stops", errno);
+        return false;
+    }
     while (done < total) {
         ssize_t n = writev(w->fd, iov + first, 2 - first);
         if (n < 0 && errno == EINTR)
@@ -296,6 +338,10 @@ static bool write_out(writer_t *w, size_t len)
             }
             w->failed = true;
             warn_errno("cannot write the trace; recording stops", err);
+            if (w->by_path) {
+                close(w->fd);
+                w->fd = -1;
+            }
             return false;
         }
         done += (size_t)n;
@@ -311,6 +357,10 @@ static bool write_out(writer_t *w, size_t len)
     }
     if (guard)
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (w->by_path) {
+        close(w->fd);
+        w->fd = -1;
+    }
     w->written += total;
     w->headed = false;
     w->piece_first = w->in_part;
@@ -320,9 +370,15 @@ static bool write_out(writer_t *w, size_t len)
     return true;
 }
 
+/* Whether w writes: a mapped writer holds no descriptor between regions. */
+static bool writer_on(const writer_t *w)
+{
+    return !w->failed && (w->mapped || w->by_path || w->fd >= 0);
+}
+
 bool writer_flush(writer_t *w)
 {
-    if (w->fd < 0 || w->failed)
+    if (!writer_on(w))
         return false;
     if (w->mapped || w->rec == 0)
         return true;    /* mapped: every complete record is in the kernel already */
@@ -377,7 +433,7 @@ static char *reserve_mapped(writer_t *w, size_t n)
 
 char *writer_reserve(writer_t *w, size_t n)
 {
-    if (w->fd < 0 || w->failed)
+    if (!writer_on(w))
         return NULL;
     if (w->mapped)
         return reserve_mapped(w, n);

@@ -29,7 +29,7 @@
 #define WRITER_MAX_EVENT 192
 
 typedef struct writer {
-    int fd;             /* -1 when off */
+    int fd;             /* -1 when off, and between writes in mapped and path mode */
     char *out;          /* where records go: buf, or the mapped region */
     int pid;            /* the pid the chunk marker names */
     size_t limit;       /* bytes per chunk: buffer size, or PIPE_BUF on pipes */
@@ -44,6 +44,7 @@ typedef struct writer {
     size_t part_len;
     bool failed;        /* a write failed: recording is off for good */
     bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
+    bool by_path;       /* chunks go to path, opened for each write only */
     uint64_t written;   /* bytes handed to the kernel, markers included */
     /* Mapped mode (a regular file named by path): records are written
      * straight into a shared mapping of a region reserved at the end of the
@@ -67,6 +68,9 @@ struct writer_tap {
 
 /* Prepares w to write to fd on behalf of pid. Returns false if fd is not usable. */
 bool writer_init(writer_t *w, int fd, int pid);
+/* Chunks appended to the regular file at path, opened for each write and
+ * closed after it (the sampler's: a process keeps no descriptor of ours). */
+bool writer_init_path(writer_t *w, const char *path, int pid);
 /* Mapped mode on the regular file at path (opened again here, for a file
  * position of its own). Returns false if that is not possible. */
 bool writer_init_mapped(writer_t *w, const char *path, int pid);

@@ -312,8 +312,15 @@ static void install(void)
     /* The header at once, so that even a process killed before it
      * profiles anything leaves a readable trace; then memory over time,
      * from now to the end, profiled code or not. */
+    /* A file of our own is reopened by path when written: the process
+     * keeps no descriptor of the agent's (rss.h, writer.h). */
+    bool by_path = recording && agent.own_fd && trace_mapped();
+    if (by_path) {
+        close(agent.fd);
+        agent.fd = -1;
+    }
     if (recording && trace_start_section() && agent.interval_ns
-        && sampler_start(agent.fd, agent.interval_ns))
+        && sampler_start(agent.fd, by_path ? agent.path : NULL, agent.interval_ns))
         pthread_setspecific(program_thread, (void *)1);
     if (!run_bootstrap()) {
         if (py.Err_Occurred())
@@ -576,6 +583,7 @@ __attribute__((destructor)) static void agent_unload(void)
     struct stat st;
     if (agent.own_fd && agent.root && agent.pid == (int)syscall(SYS_getpid)
         && !agent.interval_ns && !trace_defined_anything()
-        && fstat(agent.fd, &st) == 0 && (uint64_t)st.st_size <= trace_bytes_written())
+        && (agent.fd >= 0 ? fstat(agent.fd, &st) : stat(agent.path, &st)) == 0
+        && (uint64_t)st.st_size <= trace_bytes_written())
         unlink(agent.path);
 }

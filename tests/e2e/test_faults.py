@@ -395,3 +395,44 @@ def test_aggregate_kill_keeps_the_last_snapshot(tmp_path):
     [fn] = json.loads(rep.stdout)["processes"][0]["functions"]
     occ = {ln["line"]: ln["occurrences"] for ln in fn["lines"]}
     assert 0 < occ[7] <= done + 100, (occ, done)
+
+
+LIST_FDS = r"""
+import errno, os, subprocess, sys
+def open_fds():
+    fds = []
+    for fd in range(os.sysconf("SC_OPEN_MAX")):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError as e:
+            if e.errno != errno.EBADF:
+                raise
+    return fds
+if sys.argv[1:] == ["child"]:
+    print(open_fds())
+else:
+    mine = open_fds()
+    out = subprocess.run([sys.executable, __file__, "child"], capture_output=True, text=True,
+                         close_fds=True, pass_fds=(), stdin=subprocess.DEVNULL)
+    print(mine, out.stdout.strip())
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters(minors=(8, 13)))
+def test_no_agent_descriptor_until_something_is_profiled(spec, tmp_path):
+    """Before: every traced process held the agent's descriptors from its
+    start (1000-1002: the trace, /proc/self/statm, the mapping's file), so a
+    child that lists its fds (test_subprocess.test_pass_fds_redirected)
+    saw them. Sampling stays on (the default 10 ms)."""
+    py = interpreter(spec)
+    write(tmp_path / "fds.py", LIST_FDS)
+    plain = subprocess.run([py, "fds.py"], cwd=tmp_path, env=plain_env(), capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL, close_fds=True)
+    traced = subprocess.run([py, "fds.py"], cwd=tmp_path, env=agent_env(tmp_path / "t.jsonl"),
+                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                            close_fds=True)
+    assert traced.returncode == 0 and traced.stderr == b""
+    assert traced.stdout == plain.stdout
+    got = samples([tmp_path / "t.jsonl"])
+    assert len(got) == 2 and all(n >= 1 for n in got.values()), got
