@@ -422,21 +422,40 @@ static struct {
     bool waiting;               /* the parent's sampler waits to start again */
     PyThreadState *tstate;      /* the forking thread */
     PyFrameObject *frame;       /* the frame that called os.fork() (compared, never used) */
+    int lasti;                  /* its instruction then: the call */
 } forking;
 
+/* Whether the forking thread is past os.fork(): it has ended, or the
+ * frame that called os.fork() has returned, is running again (CPython
+ * counts before the call returns), or has moved on from the call (a frame
+ * above it is then one the caller called later, not a register_at_fork()
+ * hook, which runs while the caller is still at the call). */
 static bool fork_is_behind_us(void)
 {
-    if (!py.InterpreterState_Get || !py.ThreadState_GetFrame)
+    if (!py.InterpreterState_Get || !py.ThreadState_GetFrame || !py.Frame_GetBack
+        || !py.Frame_GetLasti)
         return true;
     PyThreadState *t = py.InterpreterState_ThreadHead(py.InterpreterState_Get());
     while (t && t != forking.tstate)
         t = py.ThreadState_Next(t);
     if (!t)
         return true;        /* the forking thread has ended */
-    PyFrameObject *now = py.ThreadState_GetFrame(t);
-    if (now)
-        py.DecRef((PyObject *)now);
-    return now == forking.frame;
+    PyFrameObject *f = py.ThreadState_GetFrame(t);
+    if (f == forking.frame) {
+        py.DecRef((PyObject *)f);
+        return true;
+    }
+    /* Is the caller still on the thread's stack, below the running frame? */
+    while (f && f != forking.frame) {
+        PyFrameObject *back = py.Frame_GetBack(f);
+        py.DecRef((PyObject *)f);
+        f = back;
+    }
+    if (!f)
+        return true;        /* it has returned */
+    bool moved_on = py.Frame_GetLasti(f) != forking.lasti;
+    py.DecRef((PyObject *)f);
+    return moved_on;
 }
 
 static void restart_sampler_if_safe(void)
@@ -464,6 +483,7 @@ static void note_os_fork(const char *event)
         forking.warns = true;
         forking.tstate = py.ThreadState_Get();
         forking.frame = py.Eval_GetFrame();
+        forking.lasti = forking.frame && py.Frame_GetLasti ? py.Frame_GetLasti(forking.frame) : -1;
     }
 }
 

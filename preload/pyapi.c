@@ -64,6 +64,8 @@ static const struct entry table[] = {
     FN(InterpreterState_ThreadHead, "PyInterpreterState_ThreadHead"),
     OPT(InterpreterState_Get, "PyInterpreterState_Get"),
     OPT(ThreadState_GetFrame, "PyThreadState_GetFrame"),
+    OPT(Frame_GetBack, "PyFrame_GetBack"),
+    OPT(Frame_GetLasti, "PyFrame_GetLasti"),
     FN(Eval_SaveThread, "PyEval_SaveThread"),
     FN(Eval_RestoreThread, "PyEval_RestoreThread"),
     FN(Err_ExceptionMatches, "PyErr_ExceptionMatches"),

@@ -69,6 +69,8 @@ struct pyapi {
     PyThreadState *(*InterpreterState_ThreadHead)(PyInterpreterState *);
     PyInterpreterState *(*InterpreterState_Get)(void);          /* 3.9+, else NULL */
     PyFrameObject *(*ThreadState_GetFrame)(PyThreadState *);    /* 3.9+, else NULL */
+    PyFrameObject *(*Frame_GetBack)(PyFrameObject *);           /* 3.9+, else NULL */
+    int (*Frame_GetLasti)(PyFrameObject *);                     /* 3.11+, else NULL */
     PyThreadState *(*Eval_SaveThread)(void);
     void (*Eval_RestoreThread)(PyThreadState *);
     int (*Err_ExceptionMatches)(PyObject *);

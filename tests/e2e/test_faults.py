@@ -436,3 +436,43 @@ def test_no_agent_descriptor_until_something_is_profiled(spec, tmp_path):
     assert traced.stdout == plain.stdout
     got = samples([tmp_path / "t.jsonl"])
     assert len(got) == 2 and all(n >= 1 for n in got.values()), got
+
+
+FORK_THEN_WORK = """
+import os, threading, time
+def work():
+    t = time.monotonic()
+    while time.monotonic() - t < 0.4:
+        open(os.devnull).close()      # audit events in this thread
+def func():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    work()
+    os.waitpid(pid, 0)
+th = threading.Thread(target=func)
+th.start()
+th.join()
+print("done")
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters(minors=(12, 13), debian=False))
+def test_sampling_resumes_while_the_forking_thread_works_on(spec, tmp_path):
+    """After os.fork() in a thread that goes on into other functions while
+    the main thread waits in join(), the parent's sampler starts again at
+    that thread's next audit event (it waited for the caller of os.fork()
+    to run again: 0.4 s without samples)."""
+    py = interpreter(spec)
+    write(tmp_path / "prog.py", FORK_THEN_WORK)
+    plain = subprocess.run([py, "prog.py"], cwd=tmp_path, env=plain_env(),
+                           capture_output=True, timeout=30)
+    traced = subprocess.run([py, "prog.py"], cwd=tmp_path, env=agent_env(tmp_path / "t.jsonl"),
+                            capture_output=True, timeout=30)
+    # Two threads fork here: CPython warns with or without memprof.
+    def pidless(b):
+        return re.sub(rb"pid=\d+", b"pid=N", b)
+    assert (traced.returncode, traced.stdout, pidless(traced.stderr)) == \
+        (plain.returncode, plain.stdout, pidless(plain.stderr))
+    got = samples([tmp_path / "t.jsonl"])
+    assert max(got.values()) >= 25, got
