@@ -204,31 +204,24 @@ static void write_code(uint32_t id)
 
 /* The command line is asked of the interpreter once; a fork child, which
  * must not call into Python from its fork handler, repeats the copy. */
-static char argv_json[4096];
-static size_t argv_len;
+static struct writer_tap argv_json;
+static bool argv_known;
 
 static void write_argv(writer_t *w)
 {
-    if (argv_len) {
-        writer_raw(w, argv_json, argv_len);
+    if (argv_known) {
+        writer_raw(w, argv_json.buf, argv_json.len);
         return;
     }
     if (!section.write_argv) {
         KEY(w, "[]");
         return;
     }
-    /* Written whole into the buffer (flushing first if it is too full),
-     * then remembered. */
-    size_t before = w->len;
-    if (w->limit - w->len < sizeof argv_json) {
-        writer_reserve(w, sizeof argv_json);
-        before = w->len;
-    }
+    /* Written as any record (in pieces if long), and copied on the way. */
+    w->tap = &argv_json;
     section.write_argv(w);
-    if (w->len > before && w->len - before < sizeof argv_json && w->len <= w->limit) {
-        argv_len = w->len - before;
-        memcpy(argv_json, w->out + before, argv_len);
-    }
+    w->tap = NULL;
+    argv_known = !argv_json.lost && argv_json.len > 0;
 }
 
 static void write_header(void)
@@ -276,8 +269,9 @@ static void open_section(void)
 bool trace_init(int fd, const char *path, const struct trace_section_info *info)
 {
     section = *info;
-    if (!rss_open())
-        return warn_errno("cannot open /proc/self/statm", errno);
+    /* Readable now; opened for good at the first event (rss.h). */
+    if (rss_sample() < 0)
+        return warn_errno("cannot read /proc/self/statm", errno);
     /* A file of our own is written through a mapping, so that a SIGKILL
      * loses nothing; a descriptor we were given (a pipe, say) is written
      * in chunks. */
@@ -316,6 +310,11 @@ uint64_t trace_bytes_written(void)
 int64_t trace_own_resident(void)
 {
     return (int64_t)writer_resident(&writer);
+}
+
+bool trace_mapped(void)
+{
+    return writer.mapped;
 }
 
 bool trace_recording(void)
@@ -560,7 +559,7 @@ void trace_after_fork_child(void)
 {
     if (!recording)
         return;
-    rss_open();
+    rss_close();        /* the parent's: opened again at the child's first event */
     writer_reset_pid(&writer, getpid());
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     last_snapshot = 0;

@@ -56,6 +56,9 @@ uint64_t trace_bytes_written(void);
 /* Bytes of the trace's own mapping counted in the RSS now. */
 int64_t trace_own_resident(void);
 bool trace_recording(void);
+/* Whether the trace is written through its mapping (which holds no
+ * descriptor between regions). */
+bool trace_mapped(void);
 /* Writes the header now (normally it comes with the first record). */
 bool trace_start_section(void);
 /* Nanoseconds since the section's t0 (CLOCK_MONOTONIC). */

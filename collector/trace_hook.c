@@ -14,6 +14,7 @@
 #include "trace_hook.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -42,8 +43,13 @@ static int legacy_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject 
     default: return 0;
     }
     uint32_t id = trace_code_lookup(pyapi_frame_code(frame));
-    if (id)
-        trace_event(kind, id, py.Frame_GetLineNumber(frame));
+    if (!id)
+        return 0;
+    /* Code without line numbers (an emptied co_linetable) gives -1 on 3.10
+     * and any negative number on 3.11: 0, a line no table has, so that
+     * such events fill no row, as under memory_profiler. */
+    int line = py.Frame_GetLineNumber(frame);
+    trace_event(kind, id, line < 0 ? 0 : line);
     return 0;
 }
 
@@ -63,12 +69,63 @@ static bool foreign_tracer(void)
     return foreign;
 }
 
+/*
+ * Installing a trace or profile function, up to 3.11. PyEval_SetTrace
+ * raises the "sys.settrace" audit event under a process-wide "being
+ * installed" flag; a Python audit hook may let another thread run, and if
+ * that one installs too, it fails with "Cannot install a trace function
+ * while another trace function is being installed" (CPython gh-98257),
+ * which PyEval_SetTrace prints on the program's stderr. The underscore
+ * versions return the error instead: then this thread lets the other one
+ * finish (the GIL released for a moment) and tries again. Any other error
+ * (an audit hook that refuses) is cleared silently and the call is not
+ * traced. Returns whether func is installed.
+ */
+typedef int (*set_func_t)(PyThreadState *, Py_tracefunc, PyObject *);
+
+static set_func_t quiet_set_trace, quiet_set_profile;
+
+static bool install(set_func_t *quietp, void (*loud)(Py_tracefunc, PyObject *), Py_tracefunc func)
+{
+    static bool looked_up;
+    if (!looked_up) {
+        looked_up = true;
+        quiet_set_trace = (set_func_t)pyapi_optional("_PyEval_SetTrace", "_PyEval_SetTrace");
+        quiet_set_profile = (set_func_t)pyapi_optional("_PyEval_SetProfile", "_PyEval_SetProfile");
+    }
+    set_func_t quiet = *quietp;
+    if (!quiet) {
+        loud(func, NULL);
+        return true;
+    }
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        if (quiet(py.ThreadState_Get(), func, NULL) == 0)
+            return true;
+        bool busy = py.Err_ExceptionMatches(*py.Exc_RuntimeError);
+        py.Err_Clear();
+        if (!busy)
+            break;
+        PyThreadState *ts = py.Eval_SaveThread();
+        sched_yield();
+        py.Eval_RestoreThread(ts);
+    }
+    return false;
+}
+
+static bool set_trace(Py_tracefunc func)
+{
+    return install(&quiet_set_trace, py.SetTrace, func);
+}
+
+static bool set_profile(Py_tracefunc func)
+{
+    return install(&quiet_set_profile, py.SetProfile, func);
+}
+
 static PyObject *hook_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (tls_depth++ == 0 && trace_recording() && !foreign_tracer()) {
-        py.SetTrace(legacy_trace, NULL);
-        tls_tracing = true;
-    }
+    if (tls_depth++ == 0 && trace_recording() && !foreign_tracer())
+        tls_tracing = set_trace(legacy_trace);
     return pyapi_none();
 }
 
@@ -78,7 +135,7 @@ static PyObject *hook_leave(PyObject *self, PyObject *const *args, Py_ssize_t na
         tls_tracing = false;
         /* Someone may have set a trace function of their own meanwhile. */
         if (!foreign_tracer())
-            py.SetTrace(NULL, NULL);
+            set_trace(NULL);
     }
     return pyapi_none();
 }
@@ -245,8 +302,7 @@ static int selection_profile(PyObject *obj, PyFrameObject *frame, int what, PyOb
      * code was not known yet. */
     if (what == PyTrace_CALL) {
         bool missed = just_selected && tls_tracing;
-        if (tls_depth++ == 0 && trace_recording() && !foreign_tracer()) {
-            py.SetTrace(legacy_trace, NULL);
+        if (tls_depth++ == 0 && trace_recording() && !foreign_tracer() && set_trace(legacy_trace)) {
             tls_tracing = true;
             missed = true;
         }
@@ -255,7 +311,7 @@ static int selection_profile(PyObject *obj, PyFrameObject *frame, int what, PyOb
     } else if (tls_depth > 0 && --tls_depth == 0 && tls_tracing) {
         tls_tracing = false;
         if (!foreign_tracer())
-            py.SetTrace(NULL, NULL);
+            set_trace(NULL);
     }
     return 0;
 }
@@ -279,7 +335,7 @@ static PyObject *hook_select_setup(PyObject *self, PyObject *const *args, Py_ssi
     py.IncRef(args[0]);
     selector = args[0];
     if (py.minor < 12)
-        py.SetProfile(selection_profile, NULL);
+        set_profile(selection_profile);
     return pyapi_none();
 }
 
@@ -287,7 +343,7 @@ static PyObject *hook_select_setup(PyObject *self, PyObject *const *args, Py_ssi
  * replaces it with the C profile function, then is handled as its own. */
 static PyObject *hook_thread_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    py.SetProfile(selection_profile, NULL);
+    set_profile(selection_profile);
     if (nargs == 3) {
         const char *event = py.Unicode_AsUTF8AndSize(args[1], NULL);
         if (event && !strcmp(event, "call"))

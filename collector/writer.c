@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,15 +19,58 @@
 
 #include "warn.h"
 
+/* Room kept free in every chunk for a piece's part record and newline. */
+#define PART_ROOM(w) ((w)->part_len + 1)
+#define REGION (32 * 1024)
+
+/* What the padding of a mapped region needs; see below. */
+#define PAD_HEAD "{\"k\":\"pad\",\"s\":\""
+#define PAD_HEAD_LEN (sizeof PAD_HEAD - 1)
+#define PAD_TAIL_LEN 3      /* "}\n */
+
 static void put_marker(writer_t *w)
 {
     static const char head[] = "{\"k\":\"pid\",\"pid\":";
+    static const char part[] = "{\"k\":\"part\",\"pid\":";
     char *p = w->marker;
     memcpy(p, head, sizeof head - 1);
     p = fmt_u64(p + sizeof head - 1, (uint64_t)w->pid);
     *p++ = '}';
     *p++ = '\n';
     w->marker_len = (size_t)(p - w->marker);
+    p = w->part;
+    memcpy(p, part, sizeof part - 1);
+    p = fmt_u64(p + sizeof part - 1, (uint64_t)w->pid);
+    memcpy(p, ",\"last\":0}\n", 11);
+    w->part_len = (size_t)(p + 11 - w->part);
+    /* Bytes of records per chunk: what the kernel keeps whole, less the
+     * chunk's marker and the room a piece's part record needs. */
+    if (w->mapped)
+        w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN - PART_ROOM(w);
+    else
+        w->limit = (w->is_pipe ? PIPE_BUF : WRITER_BUF_SIZE) - w->marker_len - PART_ROOM(w);
+}
+
+/* Turns the bytes of the record being written, [rec, len), into a piece:
+ * its part record goes in front, and a piece that is not the last gets a
+ * newline of its own (the last one ends with the record's). */
+static void close_piece(writer_t *w, bool last)
+{
+    size_t n = w->len - w->rec;
+    char *at = w->out + w->rec;
+    memmove(at + w->part_len, at, n);
+    memcpy(at, w->part, w->part_len);
+    at[w->part_len - 3] = last ? '1' : '0';
+    w->len += w->part_len;
+    if (!last)
+        w->out[w->len++] = '\n';
+    w->rec = w->len;
+}
+
+void writer_end_pieces(writer_t *w)
+{
+    w->in_part = false;
+    close_piece(w, true);
 }
 
 /* The buffer's pages made resident now, before the program's code runs:
@@ -44,6 +88,7 @@ bool writer_init(writer_t *w, int fd, int pid)
     w->mapped = false;
     w->map = NULL;
     w->fd = -1;
+    w->by_path = false;
     w->failed = false;
     w->written = 0;
     w->len = w->rec = 0;
@@ -52,12 +97,34 @@ bool writer_init(writer_t *w, int fd, int pid)
         return false;
     w->fd = fd;
     w->pid = pid;
-    put_marker(w);
-    make_resident(w);
+    w->in_part = w->piece_first = false;
     /* Pipes and sockets keep writes whole only up to PIPE_BUF bytes. */
     w->is_pipe = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
-    w->limit = w->is_pipe ? PIPE_BUF : WRITER_BUF_SIZE;
-    w->limit -= w->marker_len;
+    put_marker(w);
+    make_resident(w);
+    return true;
+}
+
+bool writer_init_path(writer_t *w, const char *path, int pid)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof w->path)
+        return false;
+    memcpy(w->path, path, n + 1);
+    w->out = w->buf;
+    w->mapped = false;
+    w->map = NULL;
+    w->fd = -1;
+    w->by_path = true;
+    w->failed = false;
+    w->written = 0;
+    w->len = w->rec = 0;
+    w->headed = false;
+    w->pid = pid;
+    w->in_part = w->piece_first = false;
+    w->is_pipe = false;
+    put_marker(w);
+    make_resident(w);
     return true;
 }
 
@@ -74,8 +141,6 @@ int fd_out_of_the_way(int fd)
 
 /* ---- mapped mode ---- */
 
-#define REGION (32 * 1024)
-
 static size_t map_page = 4096;  /* set from sysconf() when mapping starts */
 
 /* What a region holds until records replace it: one padding record,
@@ -84,9 +149,6 @@ static size_t map_page = 4096;  /* set from sysconf() when mapping starts */
  * the rest of the region is always one valid line; a record a kill cut
  * short is followed by the padding's spaces, which tells a reader what
  * happened. */
-#define PAD_HEAD "{\"k\":\"pad\",\"s\":\""
-#define PAD_HEAD_LEN (sizeof PAD_HEAD - 1)
-#define PAD_TAIL_LEN 3      /* "}\n */
 static const char padding[REGION] = {
     [0 ... REGION - 4] = ' ', [REGION - 3] = '"', [REGION - 2] = '}', [REGION - 1] = '\n',
 };
@@ -103,13 +165,34 @@ static bool fail(writer_t *w, const char *what, int err)
     return false;
 }
 
-/* Appends a region of padding to the file and maps it. */
+static bool open_mapped(writer_t *w)
+{
+    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+    return w->fd >= 0;
+}
+
+static bool map_region(writer_t *w);
+
+/* Appends a region of padding to the file and maps it. The descriptor is
+ * open only meanwhile: the mapping does not need it, and a process holds
+ * none of the agent's between regions (a program that lists its fds sees
+ * nothing of memprof's). */
 static bool new_region(writer_t *w)
 {
-    long page = sysconf(_SC_PAGESIZE);
     if (w->map)
         munmap(w->map, w->map_len);
     w->map = NULL;
+    if (!open_mapped(w))
+        return fail(w, "cannot open the trace; recording stops", errno);
+    bool ok = map_region(w);
+    close(w->fd);
+    w->fd = -1;
+    return ok;
+}
+
+static bool map_region(writer_t *w)
+{
+    long page = sysconf(_SC_PAGESIZE);
     size_t done = 0;
     while (done < REGION) {
         ssize_t n = write(w->fd, padding + done, REGION - done);
@@ -139,17 +222,13 @@ static bool new_region(writer_t *w)
     w->map = m;
     w->map_len = (size_t)(end - base);
     w->out = w->map + (start - base);
-    w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN;
-    memcpy(w->out, w->marker, w->marker_len);
-    w->len = w->rec = w->marker_len;
+    /* A region that goes on with a piece needs no pid record: the piece's
+     * part record names the pid. */
+    size_t head = w->in_part ? 0 : w->marker_len;
+    memcpy(w->out, w->marker, head);
+    w->len = w->rec = head;
     writer_pad_after(w);
     return true;
-}
-
-static bool open_mapped(writer_t *w)
-{
-    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
-    return w->fd >= 0;
 }
 
 bool writer_init_mapped(writer_t *w, const char *path, int pid)
@@ -163,20 +242,23 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     w->len = w->rec = 0;
     w->headed = false;
     w->is_pipe = false;
+    w->by_path = false;
+    w->in_part = false;
+    w->mapped = true;
     w->pid = pid;
     put_marker(w);
+    w->mapped = false;
     if (n >= sizeof w->path)
         return false;
     memcpy(w->path, path, n + 1);
     if (!open_mapped(w))
         return false;
-    if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(w->fd);
-        w->fd = -1;
+    bool regular = fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(w->fd);
+    w->fd = -1;
+    if (!regular)
         return false;
-    }
     w->mapped = true;
-    w->limit = REGION - PAD_HEAD_LEN - PAD_TAIL_LEN;
     make_resident(w);
     map_page = (size_t)sysconf(_SC_PAGESIZE);
     return true;
@@ -197,32 +279,31 @@ void writer_reset_pid(writer_t *w, int pid)
             munmap(w->map, w->map_len);
         w->map = NULL;
         w->out = w->buf;
-        close(w->fd);
-        if (!open_mapped(w))
-            fail(w, "cannot open the trace again after fork; recording stops", errno);
         w->pid = pid;
         put_marker(w);
         w->len = w->rec = 0;
         w->headed = false;
+        w->in_part = w->piece_first = false;
         return;
     }
-    w->limit += w->marker_len;
     w->pid = pid;
     put_marker(w);
-    w->limit -= w->marker_len;
     w->len = w->rec = 0;
     w->headed = false;
+    w->in_part = w->piece_first = false;
 }
 
 /* Writes the first len bytes of the buffer, after the chunk marker, in one
  * writev() so the chunk reaches the file whole; keeps the rest. */
 static bool write_out(writer_t *w, size_t len)
 {
+    /* A chunk that starts with a header or a piece names its pid already. */
+    bool bare = w->headed || w->piece_first;
     struct iovec iov[2] = {
-        { w->marker, w->headed ? 0 : w->marker_len },
+        { w->marker, bare ? 0 : w->marker_len },
         { w->buf, len },
     };
-    int first = w->headed ? 1 : 0;
+    int first = bare ? 1 : 0;
     size_t total = iov[0].iov_len + len;
     size_t done = 0;
     /* A pipe whose reader is gone raises SIGPIPE, which would kill a
@@ -238,6 +319,11 @@ static bool write_out(writer_t *w, size_t len)
         was_pending = sigismember(&pending, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
     }
+    if (w->by_path && (w->fd = fd_out_of_the_way(open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW))) < 0) {
+        w->failed = true;
+        warn_errno("cannot open the trace; recording stops", errno);
+        return false;
+    }
     while (done < total) {
         ssize_t n = writev(w->fd, iov + first, 2 - first);
         if (n < 0 && errno == EINTR)
@@ -252,6 +338,10 @@ static bool write_out(writer_t *w, size_t len)
             }
             w->failed = true;
             warn_errno("cannot write the trace; recording stops", err);
+            if (w->by_path) {
+                close(w->fd);
+                w->fd = -1;
+            }
             return false;
         }
         done += (size_t)n;
@@ -267,17 +357,28 @@ static bool write_out(writer_t *w, size_t len)
     }
     if (guard)
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (w->by_path) {
+        close(w->fd);
+        w->fd = -1;
+    }
     w->written += total;
     w->headed = false;
+    w->piece_first = w->in_part;
     memmove(w->buf, w->buf + len, w->len - len);
     w->rec = w->rec > len ? w->rec - len : 0;
     w->len -= len;
     return true;
 }
 
+/* Whether w writes: a mapped writer holds no descriptor between regions. */
+static bool writer_on(const writer_t *w)
+{
+    return !w->failed && (w->mapped || w->by_path || w->fd >= 0);
+}
+
 bool writer_flush(writer_t *w)
 {
-    if (w->fd < 0 || w->failed)
+    if (!writer_on(w))
         return false;
     if (w->mapped || w->rec == 0)
         return true;    /* mapped: every complete record is in the kernel already */
@@ -310,8 +411,14 @@ static char *reserve_mapped(writer_t *w, size_t n)
         return w->out + w->len;
     size_t partial = w->len - w->rec;
     if (w->marker_len + partial + n > w->limit) {
-        fail(w, "a trace record is longer than a region; recording stops", 0);
-        return NULL;
+        /* Longer than a region: what is written of it stays here as a
+         * piece, and the record goes on in the next region. */
+        close_piece(w, false);
+        w->in_part = true;
+        writer_pad_after(w);
+        if (!new_region(w))
+            return NULL;
+        return w->out + w->len;
     }
     memcpy(w->buf, w->out + w->rec, partial);
     /* The old region ends with padding from where the moved record began. */
@@ -326,18 +433,21 @@ static char *reserve_mapped(writer_t *w, size_t n)
 
 char *writer_reserve(writer_t *w, size_t n)
 {
-    if (w->fd < 0 || w->failed)
+    if (!writer_on(w))
         return NULL;
     if (w->mapped)
         return reserve_mapped(w, n);
     if (w->len + n > w->limit) {
         if (w->rec > 0 && !write_out(w, w->rec))
             return NULL;
-        /* A single record longer than a chunk cannot stay whole. */
+        /* A single record longer than a chunk: what is written of it
+         * goes out as a piece, and the rest follows in the next chunks. */
         if (w->len + n > w->limit) {
+            close_piece(w, false);
+            w->in_part = true;
+            w->piece_first = true;
             if (!write_out(w, w->len))
                 return NULL;
-            w->rec = 0;
         }
     }
     return w->buf + w->len;
@@ -365,8 +475,30 @@ char *fmt_i64(char *p, int64_t v)
     return fmt_u64(p, (uint64_t)v);
 }
 
+static void tap_append(struct writer_tap *t, const char *s, size_t n)
+{
+    if (t->lost)
+        return;
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 1024;
+        while (cap < t->len + n)
+            cap *= 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) {
+            t->lost = true;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+}
+
 bool writer_raw(writer_t *w, const char *s, size_t n)
 {
+    if (w->tap)
+        tap_append(w->tap, s, n);
     size_t room = w->mapped ? w->limit - w->marker_len : w->limit;
     while (n) {
         size_t k = n < room ? n : room;

@@ -11,6 +11,11 @@
  * which names the pid too) and holds whole lines only, so several processes can append to one file (O_APPEND) and a
  * reader can tell their records apart. On a pipe a chunk is at most
  * PIPE_BUF bytes, the size the kernel writes atomically.
+ *
+ * A record longer than a chunk (a long argv or path) is cut into pieces,
+ * each a line of its own preceded by {"k":"part","pid":N,"last":0|1}: the
+ * reader joins a pid's pieces until the last one (README, "The trace
+ * format"). Pieces of different processes may interleave; each is whole.
  */
 #ifndef MEMPROF_WRITER_H
 #define MEMPROF_WRITER_H
@@ -24,7 +29,7 @@
 #define WRITER_MAX_EVENT 192
 
 typedef struct writer {
-    int fd;             /* -1 when off */
+    int fd;             /* -1 when off, and between writes in mapped and path mode */
     char *out;          /* where records go: buf, or the mapped region */
     int pid;            /* the pid the chunk marker names */
     size_t limit;       /* bytes per chunk: buffer size, or PIPE_BUF on pipes */
@@ -33,8 +38,13 @@ typedef struct writer {
     char marker[40];    /* {"k":"pid",...}, written before each chunk */
     size_t marker_len;
     bool headed;        /* this chunk starts with a header: no marker needed */
+    bool in_part;       /* the record being written did not fit a chunk: pieces */
+    bool piece_first;   /* the chunk in buf starts with a piece */
+    char part[48];      /* {"k":"part","pid":N,"last":0}\n, before each piece */
+    size_t part_len;
     bool failed;        /* a write failed: recording is off for good */
     bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
+    bool by_path;       /* chunks go to path, opened for each write only */
     uint64_t written;   /* bytes handed to the kernel, markers included */
     /* Mapped mode (a regular file named by path): records are written
      * straight into a shared mapping of a region reserved at the end of the
@@ -44,11 +54,23 @@ typedef struct writer {
     char *map;          /* the mapping (page-aligned), or NULL */
     size_t map_len;
     char path[4096];
+    /* While set, a copy of every byte writer_raw() appends (the header's
+     * argv, which a fork child repeats without asking Python). */
+    struct writer_tap *tap;
     char buf[WRITER_BUF_SIZE];
 } writer_t;
 
+struct writer_tap {
+    char *buf;          /* malloc'd, grown as needed; not for the hot path */
+    size_t len, cap;
+    bool lost;          /* out of memory: the copy is incomplete */
+};
+
 /* Prepares w to write to fd on behalf of pid. Returns false if fd is not usable. */
 bool writer_init(writer_t *w, int fd, int pid);
+/* Chunks appended to the regular file at path, opened for each write and
+ * closed after it (the sampler's: a process keeps no descriptor of ours). */
+bool writer_init_path(writer_t *w, const char *path, int pid);
 /* Mapped mode on the regular file at path (opened again here, for a file
  * position of its own). Returns false if that is not possible. */
 bool writer_init_mapped(writer_t *w, const char *path, int pid);
@@ -71,8 +93,12 @@ void writer_begin_section(writer_t *w);
 char *writer_reserve(writer_t *w, size_t n);
 static inline void writer_commit(writer_t *w, char *end) { w->len = (size_t)(end - w->out); }
 void writer_pad_after(writer_t *w);
+/* The last piece of a record that was cut into pieces. */
+void writer_end_pieces(writer_t *w);
 static inline void writer_end_record(writer_t *w)
 {
+    if (w->in_part)
+        writer_end_pieces(w);
     w->rec = w->len;
     if (w->mapped)
         writer_pad_after(w);

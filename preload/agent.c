@@ -56,10 +56,23 @@ static struct {
     PyMemAllocatorEx raw_at_load;
 } agent;
 
+/* Set on the thread whose end, without exit(), would leave the sampler as
+ * the process's last thread: the one that installed the agent, and a fork
+ * child's one thread. Its destructor ends the sampler first. */
+static pthread_key_t program_thread;
+
+static void program_thread_ends(void *unused)
+{
+    if (agent.state == RECORDING && (int)syscall(SYS_getpid) == agent.pid)
+        sampler_stop();
+}
+
 /* userData of our audit hook, so its list entry can be recognised. */
 static const char hook_tag[] = "memprof";
 
 static int audit_hook(const char *event, PyObject *args, void *data);
+static void note_os_fork(const char *event);
+static void restart_sampler_if_safe(void);
 
 /* ---- settings ---- */
 
@@ -190,15 +203,58 @@ static bool configure(void)
     return true;
 }
 
+/* Whether fd is a trace this run's first process began: a regular file
+ * whose first record is its header (or the first piece of it), naming
+ * MEMPROF_SESSION's pid. */
+static bool is_session_trace(int fd)
+{
+    struct stat st;
+    const char *session = getenv("MEMPROF_SESSION");
+    if (!session || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    char head[64], want[2][64];
+    ssize_t n = pread(fd, head, sizeof head - 1, 0);
+    if (n <= 0)
+        return false;
+    head[n] = 0;
+    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":1,\"pid\":%s,", session);
+    snprintf(want[1], sizeof want[1], "{\"k\":\"part\",\"pid\":%s,", session);
+    return strncmp(head, want[0], strlen(want[0])) == 0 || strncmp(head, want[1], strlen(want[1])) == 0;
+}
+
+static bool output_refused(const char *why)
+{
+    char what[PATH_MAX + 128];
+    snprintf(what, sizeof what, "%s %s; memprof is off", agent.path, why);
+    return warn(what);
+}
+
 static bool open_output(void)
 {
     if (agent.path[0] == 0)
         return true;    /* MEMPROF_FD */
-    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-    /* The first process of a run never overwrites an earlier trace. */
-    if (agent.root)
-        flags |= O_EXCL;
-    agent.fd = fd_out_of_the_way(open(agent.path, flags, 0600));
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    int fd;
+    if (agent.root) {
+        /* The first process of a run never overwrites an earlier trace. */
+        fd = open(agent.path, flags | O_CREAT | O_EXCL, 0600);
+    } else {
+        /* A later process appends to its run's trace, and only to that: a
+         * FIFO must not block it here (O_NONBLOCK), and another file is not
+         * written to. Gone (removed meanwhile): it starts a trace anew. */
+        fd = open(agent.path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+            fd = open(agent.path, flags | O_CREAT | O_EXCL, 0600);
+        else if (fd >= 0 && !is_session_trace(fd)) {
+            close(fd);
+            return output_refused("is not this run's trace (MEMPROF_SESSION); memprof does not append to it");
+        } else if (fd < 0 && (errno == ENXIO || errno == EISDIR)) {
+            return output_refused("is not a regular file");
+        } else if (fd >= 0) {
+            fcntl(fd, F_SETFL, O_APPEND);
+        }
+    }
+    agent.fd = fd_out_of_the_way(fd);
     if (agent.fd < 0) {
         char what[PATH_MAX + 64];
         snprintf(what, sizeof what, errno == EEXIST
@@ -222,8 +278,16 @@ static void install(void)
     /* The header at once, so that even a process killed before it
      * profiles anything leaves a readable trace; then memory over time,
      * from now to the end, profiled code or not. */
-    if (recording && trace_start_section() && agent.interval_ns)
-        sampler_start(agent.fd, agent.interval_ns);
+    /* A file of our own is reopened by path when written: the process
+     * keeps no descriptor of the agent's (rss.h, writer.h). */
+    bool by_path = recording && agent.own_fd && trace_mapped();
+    if (by_path) {
+        close(agent.fd);
+        agent.fd = -1;
+    }
+    if (recording && trace_start_section() && agent.interval_ns
+        && sampler_start(agent.fd, by_path ? agent.path : NULL, agent.interval_ns))
+        pthread_setspecific(program_thread, (void *)1);
     if (!pyside_install()) {
         if (py.Err_Occurred())
             py.Err_Clear();
@@ -296,8 +360,12 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         }
         return 0;
     }
-    if (agent.state == RECORDING)
+    if (agent.state == RECORDING) {
         trace_hook_audit_event();
+        if (event[0] == 'o')
+            note_os_fork(event);
+        restart_sampler_if_safe();
+    }
     if (event[0] == 'c' && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
         finish();
         guard_hook_entry();
@@ -305,28 +373,121 @@ static int audit_hook(const char *event, PyObject *args, void *data)
     return 0;
 }
 
+/*
+ * The sampler's thread around fork. It is ended before every fork, so the
+ * child starts with the program's one thread only. In the parent it starts
+ * again at once, except after os.fork()/os.forkpty() on 3.12+: CPython
+ * counts the process's threads after the fork (3.12 before the
+ * register_at_fork() hooks, 3.13 after them) and warns if there is more
+ * than one. There it starts again only once the forking thread is back in
+ * the frame that called os.fork(), which is after the count: from a pending
+ * call (run by the main thread at its next check) or the next audit event.
+ */
+static struct {
+    bool warns;                 /* the fork under way is os.fork() on 3.12+ */
+    bool waiting;               /* the parent's sampler waits to start again */
+    PyThreadState *tstate;      /* the forking thread */
+    PyFrameObject *frame;       /* the frame that called os.fork() (compared, never used) */
+    int lasti;                  /* its instruction then: the call */
+} forking;
+
+/* Whether the forking thread is past os.fork(): it has ended, or the
+ * frame that called os.fork() has returned, is running again (CPython
+ * counts before the call returns), or has moved on from the call (a frame
+ * above it is then one the caller called later, not a register_at_fork()
+ * hook, which runs while the caller is still at the call). */
+static bool fork_is_behind_us(void)
+{
+    if (!py.InterpreterState_Get || !py.ThreadState_GetFrame || !py.Frame_GetBack
+        || !py.Frame_GetLasti)
+        return true;
+    PyThreadState *t = py.InterpreterState_ThreadHead(py.InterpreterState_Get());
+    while (t && t != forking.tstate)
+        t = py.ThreadState_Next(t);
+    if (!t)
+        return true;        /* the forking thread has ended */
+    PyFrameObject *f = py.ThreadState_GetFrame(t);
+    if (f == forking.frame) {
+        py.DecRef((PyObject *)f);
+        return true;
+    }
+    /* Is the caller still on the thread's stack, below the running frame? */
+    while (f && f != forking.frame) {
+        PyFrameObject *back = py.Frame_GetBack(f);
+        py.DecRef((PyObject *)f);
+        f = back;
+    }
+    if (!f)
+        return true;        /* it has returned */
+    bool moved_on = py.Frame_GetLasti(f) != forking.lasti;
+    py.DecRef((PyObject *)f);
+    return moved_on;
+}
+
+static void restart_sampler_if_safe(void)
+{
+    if (forking.waiting && fork_is_behind_us()) {
+        forking.waiting = false;
+        sampler_unpause();
+    }
+}
+
+static int restart_sampler_later(void *unused)
+{
+    restart_sampler_if_safe();
+    /* Not yet (a register_at_fork() hook is running): try again at the
+     * next check; if the queue is full, the next audit event does it. */
+    if (forking.waiting)
+        py.AddPendingCall(restart_sampler_later, NULL);
+    return 0;
+}
+
+static void note_os_fork(const char *event)
+{
+    if (py.minor >= 12 && agent.state == RECORDING && agent.interval_ns
+        && (strcmp(event, "os.fork") == 0 || strcmp(event, "os.forkpty") == 0)) {
+        forking.warns = true;
+        forking.tstate = py.ThreadState_Get();
+        forking.frame = py.Eval_GetFrame();
+        forking.lasti = forking.frame && py.Frame_GetLasti ? py.Frame_GetLasti(forking.frame) : -1;
+    }
+}
+
 static void before_fork(void)
 {
     if (agent.state == RECORDING) {
-        sampler_before_fork();
+        sampler_pause(forking.warns);
         trace_before_fork();
     }
 }
 
 static void after_fork_parent(void)
 {
-    if (agent.state == RECORDING)
-        sampler_after_fork_parent();
+    bool warns = forking.warns;
+    forking.warns = false;
+    if (agent.state != RECORDING || !sampler_paused())
+        return;
+    if (!warns) {
+        sampler_unpause();
+        return;
+    }
+    forking.waiting = true;
+    py.AddPendingCall(restart_sampler_later, NULL);
 }
 
 static void after_fork_child(void)
 {
     agent.pid = (int)syscall(SYS_getpid);
     agent.root = false;
+    forking.warns = forking.waiting = false;
     if (agent.state == RECORDING) {
         sampler_after_fork_child();
         trace_after_fork_child();
         agent.fork_child = true;
+        /* This thread is the child's only one: when it ends, so must the
+         * sampler (a thread forked from a thread other than the main one
+         * ends with pthread_exit(), and the process with its last thread). */
+        pthread_setspecific(program_thread, (void *)1);
     }
 }
 
@@ -388,7 +549,8 @@ __attribute__((constructor)) static void agent_load(void)
     agent.configured = configure();
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
-    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
+    if (pthread_key_create(&program_thread, program_thread_ends) != 0
+        || pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
         return;
     agent.state = WAITING;
     if (py.AddAuditHook(audit_hook, (void *)hook_tag) != 0)
@@ -407,6 +569,7 @@ __attribute__((destructor)) static void agent_unload(void)
     struct stat st;
     if (agent.own_fd && agent.root && agent.pid == (int)syscall(SYS_getpid)
         && !agent.interval_ns && !trace_defined_anything()
-        && fstat(agent.fd, &st) == 0 && (uint64_t)st.st_size <= trace_bytes_written())
+        && (agent.fd >= 0 ? fstat(agent.fd, &st) : stat(agent.path, &st)) == 0
+        && (uint64_t)st.st_size <= trace_bytes_written())
         unlink(agent.path);
 }

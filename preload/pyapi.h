@@ -69,6 +69,17 @@ struct pyapi {
     PyObject *(*Module_New)(const char *);
     PyObject *(*Unicode_DecodeFSDefaultAndSize)(const char *, Py_ssize_t);
     PyObject **ExcAttributeError;   /* &PyExc_AttributeError */
+    int (*AddPendingCall)(int (*)(void *), void *);
+    PyThreadState *(*ThreadState_Get)(void);
+    PyThreadState *(*ThreadState_Next)(PyThreadState *);
+    PyThreadState *(*InterpreterState_ThreadHead)(PyInterpreterState *);
+    PyInterpreterState *(*InterpreterState_Get)(void);          /* 3.9+, else NULL */
+    PyFrameObject *(*ThreadState_GetFrame)(PyThreadState *);    /* 3.9+, else NULL */
+    PyFrameObject *(*Frame_GetBack)(PyFrameObject *);           /* 3.9+, else NULL */
+    int (*Frame_GetLasti)(PyFrameObject *);                     /* 3.11+, else NULL */
+    PyThreadState *(*Eval_SaveThread)(void);
+    void (*Eval_RestoreThread)(PyThreadState *);
+    PyObject **Exc_RuntimeError;    /* &PyExc_RuntimeError */
 
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */

@@ -9,11 +9,19 @@
 #include "load.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "record.h"
 #include "trace_reader.h"
+
+/* The pieces of a long record gathered so far, per pid. */
+typedef struct pieces {
+    long long pid;
+    char *buf;
+    size_t len, cap;
+} pieces_t;
 
 typedef struct loader {
     model_t *m;
@@ -25,6 +33,8 @@ typedef struct loader {
     bool lost;              /* records belong to an unknown pid: skip them */
     progress_t *progress;   /* or NULL */
     unsigned long long size;    /* of the file, 0 if unknown */
+    pieces_t *pieces;
+    size_t npieces;
 } loader_t;
 
 static section_t *section_of_pid(loader_t *l, long long pid)
@@ -68,6 +78,8 @@ static int apply(loader_t *l, const record_t *rec)
         l->cur->t0_ns = rec->u.header.t0_ns;
         return LOAD_OK;
     }
+    if (!l->cur && rec->kind == RECORD_UNKNOWN && l->npieces > 0)
+        return LOAD_OK;     /* padding after the first piece of a long header */
     if (!l->cur) {
         diag_refused(l->d, l->path, l->r.lineno,
                      "not a memprof trace: the first record is not a \"memprof\" header");
@@ -145,6 +157,80 @@ static int unparsable(loader_t *l, const char *line, size_t len, const record_er
     return LOAD_OK;
 }
 
+static pieces_t *pieces_of(loader_t *l, long long pid)
+{
+    for (size_t i = 0; i < l->npieces; i++)
+        if (l->pieces[i].pid == pid)
+            return &l->pieces[i];
+    pieces_t *more = realloc(l->pieces, (l->npieces + 1) * sizeof *more);
+    if (!more)
+        return NULL;
+    l->pieces = more;
+    more[l->npieces] = (pieces_t){.pid = pid};
+    return &more[l->npieces++];
+}
+
+/* {"k":"part"}: the next line is a piece of a record longer than the
+ * agent's chunks; the last piece completes it, and the whole record is
+ * read as if it stood on one line of its pid's section. */
+static int take_piece(loader_t *l, const record_t *part)
+{
+    const char *line;
+    size_t len;
+    record_t rec;
+    record_error_t err;
+    int got = trace_reader_next(&l->r, &line, &len);
+
+    if (got < 0)
+        return errno == ENOMEM ? LOAD_NO_MEMORY : LOAD_OK;
+    if (got == 0) {
+        diag_warning(l->d, "%s:%ld: truncated record: a piece announced at the end of the file",
+                     l->path, l->r.lineno);
+        return LOAD_OK;
+    }
+    pieces_t *p = pieces_of(l, part->u.part.pid);
+    if (!p)
+        return LOAD_NO_MEMORY;
+    if (p->len + len > TRACE_LINE_MAX) {
+        diag_malformed(l->d, l->path, l->r.lineno,
+                       "a record in pieces is longer than %d MiB (the longest this reader takes); skipped",
+                       TRACE_LINE_MAX >> 20);
+        p->len = 0;
+        return LOAD_OK;
+    }
+    if (p->len + len > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        while (cap < p->len + len)
+            cap *= 2;
+        char *b = realloc(p->buf, cap);
+        if (!b)
+            return LOAD_NO_MEMORY;
+        p->buf = b;
+        p->cap = cap;
+    }
+    memcpy(p->buf + p->len, line, len);
+    p->len += len;
+    if (!part->u.part.last)
+        return LOAD_OK;
+    size_t whole = p->len;
+    p->len = 0;
+    int rc;
+    if (record_parse(&rec, p->buf, whole, &err) < 0)
+        return unparsable(l, p->buf, whole, &err);
+    if (rec.kind != RECORD_HEADER) {
+        /* The pieces name their pid: the record is that process's. */
+        record_t pid = {.kind = RECORD_PID, .u.pid.pid = part->u.part.pid};
+        rc = apply(l, &pid);
+        if (rc != LOAD_OK) {
+            record_clear(&rec);
+            return rc;
+        }
+    }
+    rc = apply(l, &rec);
+    record_clear(&rec);
+    return rc;
+}
+
 static int read_records(loader_t *l)
 {
     const char *line;
@@ -172,6 +258,9 @@ static int read_records(loader_t *l)
         }
         if (record_parse(&rec, line, len, &err) < 0) {
             rc = unparsable(l, line, len, &err);
+        } else if (rec.kind == RECORD_PART) {
+            record_clear(&rec);
+            rc = take_piece(l, &rec);
         } else {
             rc = apply(l, &rec);
             record_clear(&rec);
@@ -182,6 +271,12 @@ static int read_records(loader_t *l)
     if (got < 0) {
         if (errno == ENOMEM)
             return LOAD_NO_MEMORY;
+        if (errno == EFBIG) {
+            diag_refused(l->d, l->path, l->r.lineno + 1,
+                         "a line longer than %d MiB (the longest this reader takes; the agent writes none): "
+                         "not a memprof trace", TRACE_LINE_MAX >> 20);
+            return LOAD_REFUSED;
+        }
         diag_refused(l->d, l->path, 0, "cannot read: %s", strerror(errno));
         return LOAD_REFUSED;
     }
@@ -213,6 +308,9 @@ int load_trace_progress(model_t *m, const char *path, diag_t *d, progress_t *p)
     if (fstat(l.r.fd, &st) == 0 && S_ISREG(st.st_mode))
         l.size = (unsigned long long)st.st_size;
     rc = read_records(&l);
+    for (size_t i = 0; i < l.npieces; i++)
+        free(l.pieces[i].buf);
+    free(l.pieces);
     if (p)
         progress_end(p);
     trace_reader_destroy(&l.r);

@@ -137,6 +137,10 @@ static int parse_event_array(record_t *rec, json_t *a, record_error_t *err)
     if (v[0] < 0 || v[0] > 2)
         return fail(err, 0, "event kind %lld is not 0 (line), 1 (call), 2 (return) or 3 (sample)",
                     v[0]);
+    /* A negative line: code without line numbers, traced by an agent
+     * before 0 stood for "no line"; it fills no row, as 0 does. */
+    if (v[2] < 0)
+        v[2] = 0;
     for (i = 1; i < n; i++)
         if (i != 4 && v[i] < 0)
             return fail(err, 0, "event field %s must not be negative (%lld)", field[i], v[i]);
@@ -303,6 +307,11 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
     if (strcmp(k, "pid") == 0) {
         rec->kind = RECORD_PID;
         return get_int(o, "pid", "pid", true, &rec->u.pid.pid, NULL, err);
+    }
+    if (strcmp(k, "part") == 0) {
+        rec->kind = RECORD_PART;
+        return get_int(o, "part", "pid", true, &rec->u.part.pid, NULL, err) ||
+               get_int(o, "part", "last", true, &rec->u.part.last, NULL, err);
     }
     if (strcmp(k, "end") == 0) {
         rec->kind = RECORD_END;

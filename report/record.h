@@ -51,6 +51,7 @@ typedef enum record_kind {
     RECORD_EVENT,
     RECORD_HEADER,
     RECORD_PID,
+    RECORD_PART,        /* the next line is a piece of a longer record */
     RECORD_END,
     RECORD_FILE,
     RECORD_CODE,
@@ -74,6 +75,9 @@ typedef struct record {
         struct {
             long long pid;
         } pid;
+        struct {
+            long long pid, last;
+        } part;
         struct {
             long long id;
             const char *path;

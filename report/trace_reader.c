@@ -57,6 +57,10 @@ static ssize_t refill(trace_reader_t *r)
         r->start = 0;
     }
     if (r->end == r->cap) {
+        if (r->cap >= TRACE_LINE_MAX) {
+            errno = EFBIG;
+            return -1;
+        }
         char *bigger = realloc(r->buf, r->cap * 2);
         if (!bigger) {
             errno = ENOMEM;

@@ -13,6 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The longest line handed out (the agent writes none longer than 64 KiB):
+ * a longer one, such as a file without newlines, is an error (EFBIG)
+ * rather than a buffer that grows without bound. */
+#define TRACE_LINE_MAX (16 << 20)
+
 typedef struct trace_reader {
     int fd;
     bool owns_fd;
@@ -34,7 +39,8 @@ int trace_reader_init_fd(trace_reader_t *r, int fd);
 
 /*
  * Hands out the next line without its newline.  Returns 1 for a line, 0 at
- * the end of the file, -1 on a read error or out of memory (errno is set).
+ * the end of the file, -1 on a read error, out of memory or a line longer
+ * than TRACE_LINE_MAX (errno is set: EFBIG).
  */
 int trace_reader_next(trace_reader_t *r, const char **line, size_t *len);
 

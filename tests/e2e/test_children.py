@@ -13,7 +13,7 @@ buffers) shows here.
 import pytest
 
 from memprof_harness import parse_tables, run_report
-from test_agent import DEBIAN_PYTHON, INTERPRETERS, agent_env, interpreter, run
+from test_agent import INTERPRETERS, agent_env, interpreter, run
 
 ABS_TOLERANCE = 1.5     # MiB
 REL_TOLERANCE = 0.10
@@ -82,8 +82,6 @@ def compare(plain, child):
 @pytest.mark.parametrize('spec', INTERPRETERS)
 def test_child_tables_match_a_plain_run(spec, how, tmp_path):
     python = interpreter(spec)
-    if how == 'fork-child' and spec != DEBIAN_PYTHON and spec[1] >= 12:
-        pytest.xfail('issue 10: the sampler thread makes os.fork() warn on 3.12+')
     (tmp_path / 'work.py').write_text(WORK)
     plain_text, plain = tables_of(tmp_path, python, 'plain')
     assert len(plain) == 1, plain_text

@@ -757,7 +757,12 @@ def test_sigkill_keeps_every_executed_line(tmp_path):
         side = tmp_path / ("sside%d" % n)
         proc = subprocess.Popen([PY, "strong.py", str(side)], cwd=tmp_path, env=agent_env(trace),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.1, 0.3))
+        # Killed at a random moment once the loop runs: on a loaded machine
+        # the start alone can take longer than a fixed delay.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and completed(side) == 0 and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.2))
         proc.kill()
         proc.wait(timeout=30)
         done = completed(side)

@@ -123,8 +123,6 @@ def check_idle(trace, cwd, writer, n):
 @pytest.mark.parametrize('spec', INTERPRETERS)
 def test_idle_loop_rss_is_steady(spec, writer, sampler, tmp_path):
     python = interpreter(spec)
-    if writer == 'fd-pipe':
-        pytest.xfail('issue 10: MEMPROF_FD to a pipe cuts the header')
     n = iterations(writer, sampler)
     (tmp_path / 'idle.py').write_text(IDLE % n)
     trace = tmp_path / 'trace.jsonl'

@@ -25,6 +25,9 @@ it (each is memprof's documented rule, not a second implementation):
   into the profiler (prevlines, prev_lineno) on a thread switch;
 - an event that finds the stack empty (a section that starts mid-call) has
   its own line pushed for the duration of the event;
+- a line number below 1 (code without line numbers, which the agent
+  records as 0 and older agents as a negative number) is fed as None, the
+  f_lineno such a frame has;
 - records the report must reject are skipped the same way: lines that are
   not JSON, events that are not five integers, events naming an unknown code,
   and a cut-off last line.
@@ -104,6 +107,8 @@ class Section:
 
     def event(self, ev):
         kind, cid, line, rss, _t = ev
+        if line <= 0:
+            line = None     # code without line numbers: f_lineno is None
         code = self.codes[cid]
         current_rss[0] = rss
         frame = types.SimpleNamespace(f_code=code, f_lineno=line)
@@ -122,7 +127,7 @@ class Section:
 def is_event(rec):
     return (isinstance(rec, list) and len(rec) == 5
             and all(type(x) is int for x in rec) and 0 <= rec[0] <= 2
-            and all(x >= 0 for x in rec[1:4]))
+            and rec[1] >= 0 and rec[3] >= 0)
 
 
 def replay(path, sections):

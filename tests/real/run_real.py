@@ -19,7 +19,11 @@ skipped) and of every test module with the plain run:
               memprof-report;
 - files:      whole-file selection (MEMPROF_FILES), when the agent supports
               it (README.rst mentions MEMPROF_FILES); skipped with a message
-              otherwise.
+              otherwise;
+- every-file: MEMPROF_FILES='*', every function and module of every file
+              profiled (the tests, unittest, the stdlib), on ALL_FILES_TESTS
+              only (threads, unittest's own tests, functools, exceptions,
+              subprocess), compared with the plain run of those modules.
 
 The test package is Debian's libpython3.11-testsuite (make test-real
 installs it through scripts/setup-debian.sh test-real).  --fast runs the
@@ -48,8 +52,11 @@ FULL = [
     "test_subprocess", "test_fork1", "test_multiprocessing_fork",
     "test_gc", "test_weakref", "test_sys", "test_os", "test_atexit",
     "test_traceback", "test_inspect", "test_functools", "test_generators",
-    "test_contextlib", "test_exceptions", "test_json", "test_textwrap",
+    "test_contextlib", "test_exceptions", "test_json", "test_textwrap", "test_unittest",
 ]
+# The modules of the every-file variant (MEMPROF_FILES='*'), a subset of FULL.
+ALL_FILES_TESTS = ["test_threading", "test_unittest", "test_functools", "test_exceptions",
+                   "test_subprocess"]
 FAST = ["test_sys_settrace", "test_sys_setprofile", "test_gc", "test_atexit", "test_textwrap",
         "test_fork1"]
 
@@ -82,11 +89,18 @@ if hasattr(builtins, "profile") and os.environ.get("MEMPROF_REAL_PROFILE") == "1
 # case -> (variants, why)
 KNOWN = {
     "test.test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected": (
-        ("decorator", "files"),
-        "the agent keeps its descriptors open in every Python process from start-up "
-        "(the trace file, its mapping's descriptor, /proc/self/statm; moved to 1000 and "
-        "above, close-on-exec), so a child that lists all its open fds "
-        "(subprocessdata/fd_status.py) sees them besides pass_fds"),
+        ("every-file",),
+        "under MEMPROF_FILES='*' the child's own script (subprocessdata/fd_status.py) "
+        "is profiled, so from its first line the child holds the agent's "
+        "/proc/self/statm descriptor (1000, close-on-exec; one pread per event), "
+        "which its listing of all open fds sees besides pass_fds"),
+    "unittest.test.testmock.testmock.MockTest.test_isinstance_under_settrace": (
+        ("every-file",),
+        "the agent's Python side imports inspect and linecache through the program's "
+        "import machinery (issue 10, point 3, being fixed on the agent's Python side): "
+        "under MEMPROF_FILES='*' it registers code while unittest's tests have "
+        "__import__ or sys.modules patched, and unittest.mock then finds a fake module "
+        "as inspect ('module 'package' has no attribute 'signature'')"),
 }
 
 
@@ -144,6 +158,27 @@ def run_variant(name, tests, jobs, work, env_extra, timeout):
             "dir": out_dir}
 
 
+def case_module(case):
+    """The regrtest module a test case id belongs to: test.test_os.X is
+    test_os's; unittest's own tests (unittest.test.X) are test_unittest's."""
+    if case.startswith("unittest.test."):
+        return "test_unittest"
+    parts = case.split(".")
+    return parts[1] if len(parts) > 1 else case
+
+
+def only_modules(result, modules, seen):
+    """RESULT restricted to MODULES: their module outcomes, and the cases
+    that belong to them by id (test.test_os.X is test_os's) or that the
+    other run SEEN has (a case id does not always name its module:
+    test_json runs test.test_pprint's doctests, test_unittest unittest.test's).
+    The exit status is the whole run's, so it is left out."""
+    return dict(result, status=None,
+                cases={c: o for c, o in result["cases"].items()
+                       if case_module(c) in modules or c in seen},
+                modules={m: o for m, o in result["modules"].items() if m in modules})
+
+
 def compare(ref, got, label):
     """Returns (differences, known differences seen).  A module's outcome or
     the exit status differing only because of known cases is not counted."""
@@ -156,12 +191,12 @@ def compare(ref, got, label):
                 known.append(case)
             else:
                 diffs.append("case %s: plain %s, %s %s" % (case, a, label, b))
-    explained = {c.split(".")[1] for c in known}
+    explained = {case_module(c) for c in known}
     for mod in sorted(set(ref["modules"]) | set(got["modules"])):
         a, b = ref["modules"].get(mod), got["modules"].get(mod)
         if a != b and mod not in explained:
             diffs.insert(0, "module %s: plain %s, %s %s" % (mod, a, label, b))
-    if got["status"] != ref["status"] and not known:
+    if ref["status"] is not None and got["status"] != ref["status"] and not known:
         diffs.insert(0, "regrtest exit status %s, plain %s" % (got["status"], ref["status"]))
     return diffs, known
 
@@ -172,7 +207,7 @@ def report_known(known, tests, label):
     for case in known:
         print("   KNOWN DIFFERENCE (%s): %s: %s" % (label, case, KNOWN[case][1]))
     gone = [c for c, (variants, _) in KNOWN.items()
-            if label in variants and c not in known and c.split(".")[1] in tests]
+            if label in variants and c not in known and case_module(c) in tests]
     for case in gone:
         print("   KNOWN DIFFERENCE GONE (%s): %s: remove it from KNOWN in %s"
               % (label, case, Path(__file__).name))
@@ -308,6 +343,30 @@ def main():
         else:
             print("== files: SKIPPED: the agent does not support whole-file selection yet "
                   "(README.rst does not mention MEMPROF_FILES); this variant runs once it does")
+
+        every = [t for t in tests if t in ALL_FILES_TESTS]
+        if agent_supports_files() and every:
+            shutil.rmtree(work / "traces")
+            (work / "traces").mkdir()
+            every_env = {"LD_PRELOAD": str(agent), "MEMPROF_FILES": "*",
+                         "MEMPROF_OUTPUT": str(work / "traces" / "memprof.%p.jsonl")}
+            got = run_variant("every-file", every, args.jobs, work, every_env, args.timeout)
+            sub_ref = only_modules(ref, every, got["cases"])
+            diffs, known = compare(sub_ref, got, "every-file")
+            traces, ran, events, problems = check_traces(work / "traces", report)
+            print("== every-file (MEMPROF_FILES='*', %s): regrtest exit %d, %d cases, %.0f s; "
+                  "%d trace file(s), %d events in %d functions"
+                  % (" ".join(every), got["status"], len(got["cases"]), got["seconds"],
+                     len(traces), events, len(ran)))
+            if not events:
+                problems.append("MEMPROF_FILES='*' recorded nothing")
+            for d in diffs + problems:
+                print("   DIFFERENCE: " + d)
+            gone = report_known(known, every, "every-file")
+            nknown += len(known)
+            failed = failed or bool(diffs or problems or gone)
+        elif not every:
+            print("== every-file: not run (none of %s selected)" % " ".join(ALL_FILES_TESTS))
     finally:
         if not args.keep and not failed:
             shutil.rmtree(work, ignore_errors=True)

@@ -129,6 +129,88 @@ static void test_chunks(void)
     close(sv[1]);
 }
 
+/* A record longer than a chunk (20 KB) between short ones, through a
+ * socket that keeps each write() apart: every chunk is at most PIPE_BUF
+ * and starts with a pid record or a piece's part record, and the pieces,
+ * joined, give the record back. */
+static void test_long_record_in_pieces(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+    int big = 1 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    CHECK(writer_init(&w, sv[0], 4242));
+    static char payload[20000];
+    memset(payload, 'y', sizeof payload);
+    writer_cstr(&w, "[\"short\"]\n");
+    writer_end_record(&w);
+    writer_cstr(&w, "{\"k\":\"code\",\"name\":");
+    writer_string(&w, payload, sizeof payload, NULL);
+    writer_cstr(&w, "}\n");
+    writer_end_record(&w);
+    writer_cstr(&w, "[\"after\"]\n");
+    writer_end_record(&w);
+    CHECK(writer_flush(&w));
+    shutdown(sv[0], SHUT_WR);
+    static char msg[8192], joined[32768];
+    size_t joined_len = 0;
+    ssize_t n;
+    int chunks = 0, last_pieces = 0;
+    bool ok = true;
+    static const char part0[] = "{\"k\":\"part\",\"pid\":4242,\"last\":0}\n";
+    static const char part1[] = "{\"k\":\"part\",\"pid\":4242,\"last\":1}\n";
+    while ((n = recv(sv[1], msg, sizeof msg, 0)) > 0) {
+        chunks++;
+        msg[n] = 0;
+        ok = ok && n <= 4096 && msg[n - 1] == '\n';
+        /* Walk the chunk's lines: a part record takes the next line. */
+        char *line = msg;
+        bool first = true;
+        while (*line) {
+            char *nl = strchr(line, '\n');
+            if (!nl) {
+                ok = false;
+                break;
+            }
+            size_t len = (size_t)(nl - line) + 1;
+            bool piece = len == sizeof part0 - 1 && (!memcmp(line, part0, len) || !memcmp(line, part1, len));
+            if (first)
+                ok = ok && (piece || !strncmp(line, "{\"k\":\"pid\",\"pid\":4242}\n", 23));
+            first = false;
+            if (piece) {
+                bool last = line[len - 3] == '1';
+                char *p = nl + 1, *pe = strchr(p, '\n');
+                if (!pe || joined_len + (size_t)(pe - p) >= sizeof joined) {
+                    ok = false;
+                    break;
+                }
+                size_t plen = (size_t)(pe - p);
+                memcpy(joined + joined_len, p, plen);
+                joined_len += plen;
+                last_pieces += last;
+                line = pe + 1;
+            } else {
+                line = nl + 1;
+            }
+        }
+    }
+    CHECK(ok);
+    CHECK(chunks > 5);
+    CHECK(last_pieces == 1);
+    joined[joined_len] = 0;
+    json_error_t err;
+    json_t *rec = json_loads(joined, 0, &err);
+    CHECK(rec != NULL);
+    if (rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        CHECK(name && strlen(name) == sizeof payload && name[0] == 'y');
+        json_decref(rec);
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void fake_argv(writer_t *out)
 {
     writer_cstr(out, "[\"prog.py\",\"arg\"]");
@@ -243,6 +325,7 @@ int main(void)
 {
     test_strings();
     test_chunks();
+    test_long_record_in_pieces();
     test_records();
     test_write_failure();
     return check_summary();

@@ -68,9 +68,12 @@ static void test_slow_path_events(void)
     CHECK(rec.kind == RECORD_EVENT && rec.u.event.rss == 9637888 && rec.json == NULL);
     s = "[0,1,3,1234567890123456789,1]";
     CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.event.rss == 1234567890123456789LL);
+    /* Code without line numbers: a negative line is line 0 (no row). */
     s = "[0,1,-3,5,6]";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.event.line == 0);
+    s = "[0,1,3,-5,6]";
     CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
-    CHECK_STR(err.text, "event field line must not be negative (-3)");
+    CHECK_STR(err.text, "event field rss must not be negative (-5)");
     s = "[0,1,3";
     CHECK(record_parse(&rec, s, strlen(s), &err) == -1 && err.column > 0);
     CHECK(strstr(err.text, "invalid JSON") != NULL);
