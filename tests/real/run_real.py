@@ -94,13 +94,6 @@ KNOWN = {
         "is profiled, so from its first line the child holds the agent's "
         "/proc/self/statm descriptor (1000, close-on-exec; one pread per event), "
         "which its listing of all open fds sees besides pass_fds"),
-    "unittest.test.testmock.testmock.MockTest.test_isinstance_under_settrace": (
-        ("every-file",),
-        "the agent's Python side imports inspect and linecache through the program's "
-        "import machinery (issue 10, point 3, being fixed on the agent's Python side): "
-        "under MEMPROF_FILES='*' it registers code while unittest's tests have "
-        "__import__ or sys.modules patched, and unittest.mock then finds a fake module "
-        "as inspect ('module 'package' has no attribute 'signature'')"),
 }
 
 
