@@ -366,6 +366,12 @@ static int audit_hook(const char *event, PyObject *args, void *data)
             note_os_fork(event);
         restart_sampler_if_safe();
     }
+    if (event[0] == 'i' && strcmp(event, "import") == 0 && agent.state != DONE) {
+        PyObject *type, *value, *tb;
+        py.Err_Fetch(&type, &value, &tb);
+        pyside_import_event(args);
+        py.Err_Restore(type, value, tb);
+    }
     if (event[0] == 'c' && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
         finish();
         guard_hook_entry();
@@ -501,6 +507,23 @@ static void embedder_initialised(void)
     }
 }
 
+/*
+ * The Python package's way in (python/memprof/_agent.py): a library loaded
+ * with dlopen into a running interpreter has run its constructor, but no
+ * audit event may come before the program profiles something, so the
+ * package installs the agent now. Called through ctypes.PyDLL (the GIL
+ * held). Returns the Python side's namespace (a new reference), or None if
+ * the agent could not install it (a warning said why).
+ */
+EXPORT PyObject *memprof_attach(void)
+{
+    if (agent.state == WAITING && py.IsInitialized()) {
+        agent.state = OFF;
+        install();
+    }
+    return pyside_namespace();
+}
+
 EXPORT void Py_Initialize(void)
 {
     void (*real)(void) = (void (*)(void))dlsym(RTLD_NEXT, "Py_Initialize");
@@ -547,6 +570,13 @@ __attribute__((constructor)) static void agent_load(void)
     /* Even with bad settings @profile must exist (as a no-op), or the
      * program would fail with a NameError. */
     agent.configured = configure();
+    /* Loaded into a running interpreter (`import memprof`): the allocator
+     * was bound before us, so there is no heap to account. */
+    if (agent.heap && py.IsInitialized()) {
+        warn("heap accounting (MEMPROF_HEAP=1) needs the agent from the start of the process "
+             "(the memprof launcher or LD_PRELOAD); recording without it");
+        agent.heap = false;
+    }
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
     if (pthread_key_create(&program_thread, program_thread_ends) != 0

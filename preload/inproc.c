@@ -1,0 +1,360 @@
+/* inproc: see inproc.h. */
+#include "inproc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- reading /proc ---- */
+
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = 0;
+    return n;
+}
+
+/* Resident bytes of PID (0: this process), or -1 if it is gone. */
+static long long rss_of_pid(int pid)
+{
+    char path[64], buf[128];
+    if (pid == 0)
+        strcpy(path, "/proc/self/statm");
+    else
+        snprintf(path, sizeof path, "/proc/%d/statm", pid);
+    if (read_file(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *p = strchr(buf, ' ');
+    if (!p)
+        return -1;
+    return strtoll(p + 1, NULL, 10) * sysconf(_SC_PAGESIZE);
+}
+
+/* The parent pid of PID from /proc/PID/stat, or -1. */
+static int parent_of(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (read_file(path, buf, sizeof buf) <= 0)
+        return -1;
+    /* pid (comm) state ppid: comm may hold spaces and parentheses. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+        return -1;
+    return atoi(p + 4);
+}
+
+#define MAX_TREE 1024
+
+/* The descendants of ROOT (not ROOT), in pid order, at most MAX: every
+ * process whose chain of parents reaches ROOT. Returns how many. */
+static int descendants(int root, int *out, int max)
+{
+    enum { MAX_PROCS = 32768 };
+    int *pids = malloc(2 * MAX_PROCS * sizeof *pids), *parents = pids + MAX_PROCS;
+    int n = 0;
+    DIR *d = pids ? opendir("/proc") : NULL;
+    if (!d) {
+        free(pids);
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) && n < MAX_PROCS) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        int pid = atoi(e->d_name);
+        int ppid = parent_of(pid);
+        if (ppid < 0)
+            continue;
+        pids[n] = pid;
+        parents[n] = ppid;
+        n++;
+    }
+    closedir(d);
+    int found = 0;
+    for (int i = 0; i < n && found < max; i++) {
+        int p = parents[i];
+        for (int depth = 0; p > 1 && depth < 64; depth++) {
+            if (p == root) {
+                out[found++] = pids[i];
+                break;
+            }
+            int next = -1;
+            for (int j = 0; j < n; j++)
+                if (pids[j] == p) {
+                    next = parents[j];
+                    break;
+                }
+            p = next;
+        }
+    }
+    free(pids);
+    return found;
+}
+
+static double wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Resident bytes of PID and, if asked, of all its descendants. */
+static long long sample_tree(int pid, bool children)
+{
+    long long total = rss_of_pid(pid);
+    if (total >= 0 && children) {
+        int kids[MAX_TREE];
+        int n = descendants(pid ? pid : (int)getpid(), kids, MAX_TREE);
+        for (int i = 0; i < n; i++) {
+            long long r = rss_of_pid(kids[i]);
+            if (r > 0)
+                total += r;
+        }
+    }
+    return total;
+}
+
+/* ---- the functions ---- */
+
+static bool int_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t i, long long *v)
+{
+    if (i >= nargs)
+        return true;
+    *v = py.Long_AsLongLong(args[i]);
+    return !(*v == -1 && py.Err_Occurred());
+}
+
+/* rss_now() -> bytes this process has resident now */
+static PyObject *c_rss_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return py.Long_FromLongLong(rss_of_pid(0));
+}
+
+/* rss_of(pid, children=0) -> bytes of pid (and its descendants), -1 if gone */
+static PyObject *c_rss_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long pid = 0, children = 0;
+    if (!int_arg(args, nargs, 0, &pid) || !int_arg(args, nargs, 1, &children))
+        return NULL;
+    return py.Long_FromLongLong(sample_tree((int)pid, children != 0));
+}
+
+/* children_rss(pid) -> [(child pid, bytes)...] of pid's descendants */
+static PyObject *c_children_rss(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long pid = 0;
+    if (!int_arg(args, nargs, 0, &pid))
+        return NULL;
+    int kids[MAX_TREE];
+    int n = descendants(pid ? (int)pid : (int)getpid(), kids, MAX_TREE);
+    PyObject *list = py.List_New(0);
+    for (int i = 0; list && i < n; i++) {
+        long long r = rss_of_pid(kids[i]);
+        if (r < 0)
+            continue;
+        PyObject *a = py.Long_FromLongLong(kids[i]), *b = py.Long_FromLongLong(r);
+        PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
+        int ok = t ? py.List_Append(list, t) : -1;
+        PyObject *refs[] = { a, b, t };
+        for (int k = 0; k < 3; k++)
+            if (refs[k])
+                py.DecRef(refs[k]);
+        if (ok < 0) {
+            py.DecRef(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* now() -> seconds since the epoch, as time.time() */
+static PyObject *c_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return py.Float_FromDouble(wall_clock());
+}
+
+/* sleep(seconds), without the GIL */
+static PyObject *c_sleep(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    double s = nargs == 1 ? py.Float_AsDouble(args[0]) : -1;
+    if (s < 0) {
+        if (!py.Err_Occurred())
+            py.Err_SetString(*py.ExcValueError, "sleep takes seconds >= 0");
+        return NULL;
+    }
+    struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+    PyThreadState *st = py.Eval_SaveThread();
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    py.Eval_RestoreThread(st);
+    return pyapi_none();
+}
+
+/* VmHWM of this process, in bytes, or -1. */
+static long long high_water_mark(void)
+{
+    char buf[4096];
+    if (read_file("/proc/self/status", buf, sizeof buf) <= 0)
+        return -1;
+    char *p = strstr(buf, "\nVmHWM:");
+    return p ? strtoll(p + 7, NULL, 10) * 1024 : -1;
+}
+
+/* peak_mark(): the high-water mark starts again from the RSS now */
+static PyObject *c_peak_mark(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    /* Where the kernel refuses, the mark keeps the process's peak. */
+    if (fd >= 0) {
+        (void)!write(fd, "5", 1);
+        close(fd);
+    }
+    return pyapi_none();
+}
+
+/* peak_since_mark() -> the largest RSS in bytes since peak_mark() */
+static PyObject *c_peak_since_mark(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long hwm = high_water_mark(), now = rss_of_pid(0);
+    return py.Long_FromLongLong(hwm > now ? hwm : now);
+}
+
+/* ---- sampling a process while a function runs (memory_usage) ---- */
+
+/* One sampling at a time, as memory_profiler's MemTimer: the samples of
+ * the running process (or another pid), its tree summed if asked, every
+ * interval, in a thread of the agent's so that the function runs on. */
+static struct {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    int pid;
+    bool children;
+    double interval;
+    long long *bytes;
+    double *when;
+    size_t n, cap;
+} timer = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static void take_sample(void)
+{
+    if (timer.n == timer.cap) {
+        size_t cap = timer.cap ? 2 * timer.cap : 256;
+        long long *b = realloc(timer.bytes, cap * sizeof *b);
+        if (b)
+            timer.bytes = b;
+        double *w = b ? realloc(timer.when, cap * sizeof *w) : NULL;
+        if (w)
+            timer.when = w;
+        if (!b || !w)
+            return;
+        timer.cap = cap;
+    }
+    timer.bytes[timer.n] = sample_tree(timer.pid, timer.children);
+    timer.when[timer.n] = wall_clock();
+    timer.n++;
+}
+
+static void *timer_main(void *arg)
+{
+    pthread_mutex_lock(&timer.lock);
+    for (;;) {
+        take_sample();
+        if (timer.stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + timer.interval;
+        until.tv_sec = (time_t)t;
+        until.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+        while (!timer.stop && pthread_cond_timedwait(&timer.wake, &timer.lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&timer.lock);
+    return NULL;
+}
+
+/* timer_start(pid, interval, children): the first sample now, then one
+ * every interval until timer_stop() */
+static PyObject *c_timer_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long pid = 0, children = 0;
+    double interval = nargs >= 2 ? py.Float_AsDouble(args[1]) : -1;
+    if (!int_arg(args, nargs, 0, &pid) || !int_arg(args, nargs, 2, &children)
+        || (interval == -1 && py.Err_Occurred()))
+        return NULL;
+    if (timer.running) {
+        py.Err_SetString(*py.ExcValueError, "memprof: a memory_usage sampling is already running");
+        return NULL;
+    }
+    timer.pid = (int)pid;
+    timer.children = children != 0;
+    timer.interval = interval > 1e-6 ? interval : 1e-6;
+    timer.stop = false;
+    timer.n = 0;
+    take_sample();
+    if (pthread_create(&timer.thread, NULL, timer_main, NULL) != 0) {
+        py.Err_SetString(*py.ExcOSError, "memprof: cannot start the sampling thread");
+        return NULL;
+    }
+    timer.running = true;
+    return pyapi_none();
+}
+
+/* timer_stop() -> [(bytes, seconds since the epoch), ...], with one last
+ * sample taken now */
+static PyObject *c_timer_stop(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (timer.running) {
+        PyThreadState *st = py.Eval_SaveThread();
+        pthread_mutex_lock(&timer.lock);
+        timer.stop = true;
+        pthread_cond_signal(&timer.wake);
+        pthread_mutex_unlock(&timer.lock);
+        pthread_join(timer.thread, NULL);
+        py.Eval_RestoreThread(st);
+        timer.running = false;
+    }
+    PyObject *list = py.List_New(0);
+    for (size_t i = 0; list && i < timer.n; i++) {
+        PyObject *a = py.Long_FromLongLong(timer.bytes[i]), *b = py.Float_FromDouble(timer.when[i]);
+        PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
+        int ok = t ? py.List_Append(list, t) : -1;
+        PyObject *refs[] = { a, b, t };
+        for (int k = 0; k < 3; k++)
+            if (refs[k])
+                py.DecRef(refs[k]);
+        if (ok < 0) {
+            py.DecRef(list);
+            list = NULL;
+        }
+    }
+    timer.n = 0;
+    return list;
+}
+
+#define METHOD(name) { #name, (PyCFunction)(void (*)(void))c_##name, METH_FASTCALL, NULL }
+
+static PyMethodDef methods[] = {
+    METHOD(rss_now), METHOD(rss_of), METHOD(children_rss), METHOD(now), METHOD(sleep),
+    METHOD(peak_mark), METHOD(peak_since_mark), METHOD(timer_start), METHOD(timer_stop),
+    { NULL, NULL, 0, NULL },
+};
+
+PyMethodDef *inproc_methods(void)
+{
+    return methods;
+}
