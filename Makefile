@@ -57,7 +57,7 @@ $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 	$(CC) -o $@ $^ -ljansson -lpthread -lm $(LDFLAGS)
 
 $(B)/memprof: $(B)/launcher/memprof.o
-	$(CC) -o $@ $^ $(LDFLAGS)
+	$(CC) -o $@ $^ -ljansson $(LDFLAGS)
 
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(COLLECTOR_LIB_OBJ) -ljansson $(LDFLAGS)
