@@ -36,7 +36,7 @@ static const char usage[] =
     "  -o, --output TRACE   where to write the trace (default memprof.PID.jsonl)\n"
     "  -f, --force          overwrite TRACE if it exists\n"
     "  --precision N        digits after the decimal point in the tables (default 3)\n"
-    "  -n, --no-report      write the trace but print no tables\n"
+    "  -n, --no-report      write the trace but print no tables (--plot still draws)\n"
     "  --files PATTERNS     profile every function and the module code of the\n"
     "                       matching source files, no decorator needed\n"
     "                       (MEMPROF_FILES; e.g. --files 'app.py,src/*.py')\n"
@@ -732,18 +732,24 @@ int main(int argc, char **argv)
             unlink(trace);
             return code;
         }
-        report = plot != NULL;
+        report = false;
     }
 
     fflush(stdout);
-    if (report) {
+    /* -n prints no tables, but a plot asked for is still drawn. */
+    bool draw_only = !report && plot;
+    if (report || draw_only) {
         pid_t r = fork();
         if (r == 0) {
-            char *rargv[MAX_REPORT_ARGS + 4];
+            char *rargv[MAX_REPORT_ARGS + 6];
             int n = 0;
             rargv[n++] = reporter;
             for (int k = 0; k < nreport; k++)
                 rargv[n++] = report_args[k];
+            if (draw_only) {
+                rargv[n++] = "-o";
+                rargv[n++] = "/dev/null";
+            }
             rargv[n++] = trace;
             rargv[n] = NULL;
             unsetenv("LD_PRELOAD");

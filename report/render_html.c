@@ -186,7 +186,7 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
     fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>memprof: ", style);
     esc(out, command);
     fputs("</h1>\n<h2 id=\"timeline\">Memory over time</h2>\n", out);
-    if (render_svg(out, m, false))
+    if (render_svg(out, m, false, o->plot_split))
         return -1;
     if (missing) {
         fputs("<h2 id=\"top-increment\">Top lines</h2>\n<p class=\"note\">Lines are not ranked "
