@@ -386,6 +386,7 @@ static long long thread_table(section_t *s, size_t base)
         return -1;
     t->thread = (long long)th;
     const char *name = th < s->nthreads ? s->threads[th].name : NULL;
+    t->thread_tid = th < s->nthreads ? s->threads[th].tid : 0;
     if (name && !(t->thread_name = strdup(name)))
         return -1;
     b->by_thread[th] = ++s->ntables;

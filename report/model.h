@@ -51,6 +51,7 @@ typedef struct thread_state {
     long long *rss_before;  /* --mode exact: RSS when each frame's line began */
     size_t depth, cap;
     char *name;             /* from the thread record, or NULL */
+    long long tid;          /* the kernel's id (native_id), 0 if not given */
     int prev_line;          /* 0 = none yet */
     unsigned *span_depth;   /* indexed by table */
     long long *span_start;  /* ns, valid where span_depth > 0 */
