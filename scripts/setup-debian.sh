@@ -7,7 +7,7 @@
 set -eu
 
 packages="gcc make libc6-dev python3-dev libjansson-dev python3-pytest
-python3-memory-profiler python3-psutil python3-numpy python3-jsonschema chromium"
+python3-memory-profiler python3-psutil python3-numpy python3-jsonschema chromium help2man"
 case "${1:-}" in
     "") ;;
     test-real) packages="$packages libpython3.11-testsuite python3-coverage" ;;
