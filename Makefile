@@ -8,6 +8,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib/memprof
 MANDIR  ?= $(PREFIX)/share/man/man1
+DOCDIR  ?= $(PREFIX)/share/doc/memprof
 DESTDIR ?=
 
 CC      ?= cc
@@ -38,7 +39,8 @@ COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collecto
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo test check test-unit test-golden test-e2e test-report test-package install uninstall clean setup check-exports bench
+.PHONY: all demo test check test-unit test-golden test-e2e test-report test-package install uninstall clean setup check-exports bench \
+        man test-man FORCE
 
 all: $(B)/libmemprof.so $(B)/memprof-report $(B)/memprof
 
@@ -63,7 +65,7 @@ $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 	$(CC) -o $@ $^ -ljansson -lpthread -lm $(LDFLAGS)
 
 $(B)/memprof: $(B)/launcher/memprof.o
-	$(CC) -o $@ $^ $(LDFLAGS)
+	$(CC) -o $@ $^ -ljansson $(LDFLAGS)
 
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(COLLECTOR_LIB_OBJ) -ljansson $(LDFLAGS)
@@ -75,8 +77,34 @@ $(B)/tests/test_heap: tests/unit/test_heap.c $(B)/collector/heap.o | $(B)/tests
 $(B)/tests/%: tests/unit/%.c $(REPORT_LIB_OBJ) | $(B)/tests
 	$(CC) $(REPORT_CFLAGS) -o $@ $< $(REPORT_LIB_OBJ) -ljansson -lpthread -lm $(LDFLAGS)
 
-$(B)/preload $(B)/collector $(B)/report $(B)/table $(B)/launcher $(B)/tests:
+$(B)/preload $(B)/collector $(B)/report $(B)/table $(B)/launcher $(B)/tests $(B)/man:
 	mkdir -p $@
+
+# The man pages are the programs' own --help, through help2man (Debian's
+# help2man), with the prose of man/*.h2m: they cannot fall behind --help.
+# DOCDIR is where they say the docs are.
+MAN_PAGES := $(B)/man/memprof.1 $(B)/man/memprof-report.1
+HELP2MAN  ?= help2man
+
+# Rewritten when DOCDIR changes (make install PREFIX=/usr after a plain make).
+$(B)/man/docdir: FORCE | $(B)/man
+	@echo '$(DOCDIR)' | cmp -s - $@ || echo '$(DOCDIR)' > $@
+
+$(B)/man/%.h2m: man/%.h2m $(B)/man/docdir
+	sed 's|@DOCDIR@|$(DOCDIR)|g' $< > $@
+
+$(B)/man/%.1: $(B)/% $(B)/man/%.h2m
+	$(HELP2MAN) --no-info --no-discard-stderr \
+	    --include $(B)/man/$*.h2m --output $@ ./$(B)/$*
+
+.SECONDARY: $(MAN_PAGES:.1=.h2m)
+
+man: $(MAN_PAGES)
+
+FORCE:
+
+test-man: $(MAN_PAGES)
+	/usr/bin/python3 -m pytest -q -rs tests/man
 
 # The .so must export only its hooks and must not need libpython.
 check-exports: $(B)/libmemprof.so
@@ -91,7 +119,7 @@ demo: setup all
 	@echo "== $(B)/memprof-report examples/demo.jsonl"
 	cd examples && $(CURDIR)/$(B)/memprof-report demo.jsonl
 
-test: all check-exports test-unit test-golden test-e2e test-report test-package test-robust-fast
+test: all check-exports test-unit test-golden test-e2e test-report test-package test-man test-robust-fast
 
 check: test
 
@@ -112,17 +140,22 @@ test-report: $(B)/memprof-report
 test-package: all
 	/usr/bin/python3 -m pytest -q -rs tests/package
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)
+# The docs the man pages point to go to DOCDIR.
+DOCS := README.rst docs/report-formats.rst docs/report-json-schema.json
+
+install: all $(MAN_PAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0644 $(B)/libmemprof.so $(DESTDIR)$(LIBDIR)/libmemprof.so
 	install -m 0755 $(B)/memprof-report $(DESTDIR)$(BINDIR)/memprof-report
 	install -m 0755 $(B)/memprof $(DESTDIR)$(BINDIR)/memprof
-	install -m 0644 man/memprof.1 man/memprof-report.1 $(DESTDIR)$(MANDIR)/
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libmemprof.so $(DESTDIR)$(BINDIR)/memprof-report \
 	      $(DESTDIR)$(BINDIR)/memprof $(DESTDIR)$(MANDIR)/memprof.1 $(DESTDIR)$(MANDIR)/memprof-report.1
-	-rmdir $(DESTDIR)$(LIBDIR)
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf $(B)

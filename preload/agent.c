@@ -52,6 +52,7 @@ static struct {
     uint64_t interval_ns;   /* MEMPROF_INTERVAL; 0: no sampling */
     bool peak;              /* MEMPROF_PEAK */
     bool heap;              /* MEMPROF_HEAP (implies the peak) */
+    bool quiet;             /* MEMPROF_QUIET=1: no note naming the trace at exit */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -189,7 +190,8 @@ static bool configure(void)
             return warn("MEMPROF_FD is not an open file descriptor; memprof is off");
         return true;
     }
-    const char *out = getenv("MEMPROF_OUTPUT");
+    const char *out = getenv("MEMPROF_OUTPUT"), *quiet = getenv("MEMPROF_QUIET");
+    agent.quiet = quiet && !strcmp(quiet, "1");
     agent.root = getenv("MEMPROF_SESSION") == NULL;
     if (!resolve_output(out && *out ? out : "memprof.%p.jsonl"))
         return false;
@@ -602,4 +604,14 @@ __attribute__((destructor)) static void agent_unload(void)
         && (agent.fd >= 0 ? fstat(agent.fd, &st) : stat(agent.path, &st)) == 0
         && (uint64_t)st.st_size <= trace_bytes_written())
         unlink(agent.path);
+    /* The bare LD_PRELOAD form says once, from the run's first process,
+     * where the trace is: after the program's own output, and only to a
+     * terminal, so that a program's captured stderr stays its own. */
+    else if (agent.own_fd && agent.root && !agent.quiet && agent.pid == (int)syscall(SYS_getpid)
+             && isatty(STDERR_FILENO)) {
+        char note[PATH_MAX + 64];
+        int n = snprintf(note, sizeof note, "memprof: trace written to %s\n", agent.path);
+        if (n > 0 && (size_t)n < sizeof note && write(STDERR_FILENO, note, (size_t)n) < 0)
+            return;
+    }
 }

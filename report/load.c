@@ -110,6 +110,8 @@ static int apply(loader_t *l, const record_t *rec)
         break;
     case RECORD_THREAD:
         rc = section_switch_thread(l->cur, rec->u.thread.id, rec->u.thread.name, &err);
+        if (!rc && rec->u.thread.has_tid)
+            l->cur->threads[l->cur->thread].tid = rec->u.thread.tid;
         break;
     case RECORD_TABLE:
         if (!l->cur->snapshot_line)

@@ -47,8 +47,9 @@ static const char usage_text[] =
     "  --format FORMAT      text (default), json, csv or html (one self-contained\n"
     "                       page: plot, top lines, tables shaded by exact-mode\n"
     "                       increment)\n"
-    "  --plot FILE.svg      also write memory over time as an SVG plot, with the\n"
-    "                       spans of the profiled functions and the peak\n"
+    "  --plot FILE.svg      also write memory over time as an SVG plot (SVG only:\n"
+    "                       FILE must end in .svg), with when each profiled\n"
+    "                       function ran and the peak's line\n"
     "  --top N              the N lines that cost the most (largest exact-mode\n"
     "                       increment) across all functions (text: instead of the\n"
     "                       tables; json: a \"top\" list; csv: those rows only;\n"
@@ -61,6 +62,10 @@ static const char usage_text[] =
     "                       for a trace of MEMPROF_AGGREGATE=1)\n"
     "  --threads HOW        merge (default): one table per function for all its\n"
     "                       threads; split: a table per function and thread\n"
+    "  --processes HOW      split (default for tables): a section per process;\n"
+    "                       merge: the processes of one pool (children of one\n"
+    "                       parent running one command) as one section.  The plot\n"
+    "                       draws a pool as its sum unless split\n"
     "  -h, --help           show this help and exit\n"
     "      --version        show the version and exit\n"
     "\n"
@@ -75,7 +80,7 @@ static const char usage_text[] =
     "\n"
     "See memprof-report(1).\n";
 
-enum { OPT_PRECISION = 256, OPT_VERSION, OPT_FORMAT, OPT_PLOT, OPT_TOP, OPT_DIFF, OPT_MODE, OPT_THREADS };
+enum { OPT_PRECISION = 256, OPT_VERSION, OPT_FORMAT, OPT_PLOT, OPT_TOP, OPT_DIFF, OPT_MODE, OPT_THREADS, OPT_PROCESSES };
 
 typedef enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML } format_t;
 
@@ -148,15 +153,24 @@ static int render(FILE *out, format_t format, const model_t *m, source_cache_t *
     }
 }
 
-static void write_plot(const char *path, const model_t *m, diag_t *diag)
+/* A plot opened early and never drawn (the traces were refused). */
+static void drop_plot(FILE *f, const char *path)
 {
-    FILE *f = fopen(path, "w");
-
-    if (!f) {
-        diag_refused(diag, path, 0, "cannot open for writing: %s", strerror(errno));
-        return;
+    if (f) {
+        fclose(f);
+        unlink(path);
     }
-    if (render_svg(f, m, true))
+}
+
+static bool svg_name(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcasecmp(path + n - 4, ".svg") == 0;
+}
+
+static void write_plot(FILE *f, const char *path, const model_t *m, bool split, diag_t *diag)
+{
+    if (render_svg(f, m, true, split))
         diag_refused(diag, NULL, 0, "out of memory");
     if (fflush(f) != 0 || ferror(f))
         diag_refused(diag, path, 0, "cannot write: %s", strerror(errno));
@@ -177,13 +191,14 @@ int main(int argc, char **argv)
         {"diff", no_argument, NULL, OPT_DIFF},
         {"mode", required_argument, NULL, OPT_MODE},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"processes", required_argument, NULL, OPT_PROCESSES},
         {NULL, 0, NULL, 0},
     };
     render_options_t ro = {.precision = 3};
-    const char *output = NULL, *plot = NULL;
+    const char *output = NULL, *plot = NULL, *processes = NULL;
     format_t format = FORMAT_TEXT;
     bool diff = false, exact = false, split = false;
-    FILE *out = stdout;
+    FILE *out = stdout, *plot_file = NULL;
     source_cache_t sources;
     model_t model, old_model;
     progress_t progress;
@@ -206,6 +221,9 @@ int main(int argc, char **argv)
                 return usage_error("--format: '%s' is not text, json, csv or html", optarg);
             break;
         case OPT_PLOT:
+            if (!svg_name(optarg))
+                return usage_error("--plot: '%s': only SVG is drawn: give a file name ending "
+                                   "in .svg", optarg);
             plot = optarg;
             break;
         case OPT_TOP:
@@ -224,6 +242,11 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "merge") && strcmp(optarg, "split"))
                 return usage_error("--threads: '%s' is not merge or split", optarg);
             split = !strcmp(optarg, "split");
+            break;
+        case OPT_PROCESSES:
+            if (strcmp(optarg, "merge") && strcmp(optarg, "split"))
+                return usage_error("--processes: '%s' is not merge or split", optarg);
+            processes = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -249,9 +272,15 @@ int main(int argc, char **argv)
         return usage_error("%s", "--diff writes text or json only");
 
     diag_init(&diag, stderr);
-    /* Before the traces, so that a bad -o costs no reading time. */
+    /* Before the traces, so that a bad -o or --plot costs no reading time. */
     if (output && !(out = fopen(output, "w"))) {
         diag_refused(&diag, output, 0, "cannot open for writing: %s", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    if (plot && !(plot_file = fopen(plot, "w"))) {
+        diag_refused(&diag, plot, 0, "cannot open for writing: %s", strerror(errno));
+        if (out != stdout)
+            fclose(out);
         return EXIT_TROUBLE;
     }
     progress_init(&progress, stderr, isatty(STDERR_FILENO));
@@ -268,6 +297,7 @@ int main(int argc, char **argv)
             model_destroy(&old_model);
             if (out != stdout)
                 fclose(out);
+            drop_plot(plot_file, plot);
             return EXIT_TROUBLE;
         }
     }
@@ -289,12 +319,16 @@ int main(int argc, char **argv)
             model_destroy(&old_model);
             if (out != stdout)
                 fclose(out);
+            drop_plot(plot_file, plot);
             return diag_exit_status(&diag);
         }
     }
     ro.peak = model_has_peak(&model) || model_has_peak(&old_model);
     ro.heap = model_has_heap(&model) || model_has_heap(&old_model);
     ro.colour = format == FORMAT_TEXT && colour_wanted(out);
+    /* Tables keep a section per process unless asked; the plot sums a pool. */
+    ro.merge_processes = processes && !strcmp(processes, "merge");
+    ro.plot_split = processes && !strcmp(processes, "split");
     source_cache_init(&sources, &diag);
     if (diff)
         rc = render_diff(out, &old_model, &model, argv[optind], argv[optind + 1], &sources, &ro,
@@ -303,8 +337,8 @@ int main(int argc, char **argv)
         rc = render(out, format, &model, &sources, &ro);
     if (rc)
         diag_refused(&diag, NULL, 0, "out of memory");
-    if (plot)
-        write_plot(plot, &model, &diag);
+    if (plot_file)
+        write_plot(plot_file, plot, &model, ro.plot_split, &diag);
     if (fflush(out) != 0 || ferror(out))
         diag_refused(&diag, output ? output : "standard output", 0, "cannot write: %s",
                      strerror(errno));

@@ -386,6 +386,7 @@ static long long thread_table(section_t *s, size_t base)
         return -1;
     t->thread = (long long)th;
     const char *name = th < s->nthreads ? s->threads[th].name : NULL;
+    t->thread_tid = th < s->nthreads ? s->threads[th].tid : 0;
     if (name && !(t->thread_name = strdup(name)))
         return -1;
     b->by_thread[th] = ++s->ntables;
@@ -502,7 +503,12 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
     int line, charged, rc;
 
     if (ev->kind == EVENT_SAMPLE) {
+        long long before = s->peak_rss;
         note_memory(s, ev);
+        if (s->peak_rss > before) {
+            s->peak_table = 0;
+            s->peak_pending = true;
+        }
         return 0;
     }
     if (ev->code < 0 || (size_t)ev->code >= s->ncodes || !s->codes[ev->code].defined)
@@ -511,6 +517,7 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
         return bad(err, "line number %lld is out of range", ev->line);
     c = &s->codes[ev->code];
     line = (int)ev->line;
+    long long peak_before = s->peak_rss;
     note_memory(s, ev);
     if (c->registered && ev->kind != EVENT_LINE && (rc = track_span(s, th, c->table, ev)))
         return rc;
@@ -523,6 +530,19 @@ int section_apply_event(section_t *s, const event_t *ev, record_error_t *err)
         t = &s->tables[k];
     } else {
         t = &s->tables[c->table];
+    }
+
+    /* The line this event charges is the one that ran up to it: if the
+     * event (or a sample since the previous one) set the peak, that line
+     * was running.  A call has no line of its own yet. */
+    if (ev->kind == EVENT_CALL) {
+        if (s->peak_rss > peak_before || s->peak_pending)
+            s->peak_table = 0;
+        s->peak_pending = false;
+    } else if (s->peak_rss > peak_before || s->peak_pending) {
+        s->peak_table = c->table + 1;
+        s->peak_line = th->depth ? th->stack[th->depth - 1] : line;
+        s->peak_pending = false;
     }
 
     switch (ev->kind) {
@@ -673,9 +693,76 @@ static int split_order(section_t *s)
     return 0;
 }
 
+static int by_pid(const void *a, const void *b)
+{
+    const section_t *x = *(section_t *const *)a, *y = *(section_t *const *)b;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Children of one parent in one trace, in pid order (a pool's workers
+ * write their headers in whatever order they start), each group keeping
+ * the places its members had among the other sections. */
+static int siblings_in_pid_order(model_t *m)
+{
+    size_t n = m->nsections, i, j, k;
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    section_t **group = malloc((n ? n : 1) * sizeof *group);
+
+    if (!done || !at || !group) {
+        free(done);
+        free(at);
+        free(group);
+        return MODEL_NO_MEMORY;
+    }
+    for (i = 0; i < n; i++) {
+        const section_t *s = m->sections[i];
+        if (done[i])
+            continue;
+        for (k = 0, j = i; j < n; j++) {
+            const section_t *o = m->sections[j];
+            if (!done[j] && o->trace == s->trace && o->ppid == s->ppid) {
+                done[j] = true;
+                at[k] = j;
+                group[k++] = m->sections[j];
+            }
+        }
+        qsort(group, k, sizeof *group, by_pid);
+        for (j = 0; j < k; j++)
+            m->sections[at[j]] = group[j];
+    }
+    free(done);
+    free(at);
+    free(group);
+    return 0;
+}
+
+size_t model_process_groups(const model_t *m, bool split, size_t *group_of)
+{
+    size_t n = 0, i, j;
+
+    for (i = 0; i < m->nsections; i++) {
+        const section_t *s = m->sections[i];
+        group_of[i] = n;
+        for (j = 0; !split && j < i; j++) {
+            const section_t *o = m->sections[j];
+            if (o->trace == s->trace && o->ppid == s->ppid && !strcmp(o->command, s->command)) {
+                group_of[i] = group_of[j];
+                break;
+            }
+        }
+        if (group_of[i] == n)
+            n++;
+    }
+    return n;
+}
+
 int model_finish(model_t *m)
 {
     size_t i, th, k;
+
+    if (siblings_in_pid_order(m))
+        return MODEL_NO_MEMORY;
 
     for (i = 0; i < m->nsections; i++) {
         section_t *s = m->sections[i];

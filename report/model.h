@@ -51,6 +51,7 @@ typedef struct thread_state {
     long long *rss_before;  /* --mode exact: RSS when each frame's line began */
     size_t depth, cap;
     char *name;             /* from the thread record, or NULL */
+    long long tid;          /* the kernel's id (native_id), 0 if not given */
     int prev_line;          /* 0 = none yet */
     unsigned *span_depth;   /* indexed by table */
     long long *span_start;  /* ns, valid where span_depth > 0 */
@@ -100,6 +101,12 @@ typedef struct section {
     timeline_t *event_rss, *sample_rss, *sample_heap;
     long long t_first, t_last;  /* ns; valid if event_rss or sample_rss count */
     long long peak_rss, peak_t; /* the largest RSS or peak seen, and when */
+    /* The line running when the peak was reached, if an event says:
+     * index + 1 in tables (0: unknown, e.g. outside profiled code). */
+    size_t peak_table;
+    int peak_line;
+    bool peak_pending;          /* a sample set the peak; the next event's
+                                   line was running then */
     span_t *spans;              /* ordered by start after model_finish() */
     size_t nspans, spans_cap;
 } section_t;
@@ -131,6 +138,13 @@ bool model_has_heap(const model_t *m);
  * --mode exact and the rankings (rank.h) cannot be computed.  NULL if every
  * table came from events.  Its trace and snapshot_line say where. */
 const section_t *model_events_missing(const model_t *m);
+
+/* The sections grouped as processes of one pool: the children of one
+ * parent running one command line, in one trace.  GROUP_OF[i] (nsections
+ * entries) gets the group of section i, groups numbered in the order of
+ * their first section; with SPLIT every section is a group of its own.
+ * Returns the number of groups. */
+size_t model_process_groups(const model_t *m, bool split, size_t *group_of);
 
 /* Drops the sections from index N on (a trace that was refused). */
 void model_truncate(model_t *m, size_t n);

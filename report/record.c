@@ -324,7 +324,10 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
     if (strcmp(k, "thread") == 0) {
         rec->kind = RECORD_THREAD;
         rec->u.thread.name = NULL;      /* optional: absent on later switches */
+        rec->u.thread.tid = 0;
         return get_int(o, "thread", "id", true, &rec->u.thread.id, NULL, err) ||
+               get_int(o, "thread", "tid", false, &rec->u.thread.tid, &rec->u.thread.has_tid,
+                       err) ||
                get_str(o, "thread", "name", false, &rec->u.thread.name, err);
     }
     if (strcmp(k, "table") == 0)

@@ -97,6 +97,8 @@ typedef struct record {
         struct {
             long long id;
             const char *name;       /* or NULL */
+            bool has_tid;
+            long long tid;          /* the kernel's thread id, if given */
         } thread;
         struct {
             long long top;

@@ -102,11 +102,30 @@ static int top_table(FILE *out, const model_t *m, source_cache_t *sources,
     return 0;
 }
 
+/* The lowest Peak among T's rows that have one (0 if none). */
+static void peak_range_low(const func_table_t *t, double *lo)
+{
+    bool any = false;
+    double key;
+
+    *lo = 0;
+    for (int line = t->min_seen; t->measured && line <= t->max_seen; line++) {
+        const line_row_t *row = table_row(t, line);
+        if (row && rank_key(t, row, RANK_PEAK, &key) && (!any || key < *lo)) {
+            *lo = key;
+            any = true;
+        }
+    }
+}
+
 static void line_table(FILE *out, const section_t *s, const func_table_t *t,
                        const source_file_t *src, const render_options_t *o)
 {
     int first, last, line;
     double top_cost = rank_table_top(t, RANK_COST), cost;
+    double peak_lo, peak_hi = rank_table_top(t, RANK_PEAK);
+
+    peak_range_low(t, &peak_lo);
 
     table_line_range(t, &first, &last);
     fputs("<table class=\"lines\"><thead><tr><th>Line #</th><th>Mem usage</th><th>Increment</th>",
@@ -132,10 +151,18 @@ static void line_table(FILE *out, const section_t *s, const func_table_t *t,
             mib_cell(out, row->max, o, false);
             mib_cell(out, row->inc, o, true);
             if (o->peak) {
-                if (row->has_peak)
-                    mib_cell(out, (double)row->peak / 1048576.0, o, false);
-                else
+                /* Shaded by the peak ranking: how high within the function
+                 * (a level, so from its lowest peak to its highest). */
+                double key;
+                if (row->has_peak && rank_key(t, row, RANK_PEAK, &key)) {
+                    char buf[400];
+                    render_mib(buf, sizeof buf, key, o->precision);
+                    fprintf(out, "<td class=\"peak\" style=\"background:rgba(40,100,220,%.3f)\">"
+                            "%s</td>", peak_hi > peak_lo ? (key - peak_lo) / (peak_hi - peak_lo)
+                                                           * 0.5 : 0.0, buf);
+                } else {
                     fputs("<td></td>", out);
+                }
             }
             if (o->heap) {
                 if (row->has_heap) {
@@ -186,7 +213,7 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
     fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>memprof: ", style);
     esc(out, command);
     fputs("</h1>\n<h2 id=\"timeline\">Memory over time</h2>\n", out);
-    if (render_svg(out, m, false))
+    if (render_svg(out, m, false, o->plot_split))
         return -1;
     if (missing) {
         fputs("<h2 id=\"top-increment\">Top lines</h2>\n<p class=\"note\">Lines are not ranked "
@@ -205,6 +232,11 @@ int render_html(FILE *out, const model_t *m, source_cache_t *sources, const rend
         fputs("<p class=\"note\">The trace has no peaks (the agent measured RSS at each line "
               "only).</p>\n", out);
     }
+    if (!missing)
+        fprintf(out, "<p class=\"note shading\">Rows are shaded by what each line cost, the "
+                "%s the top lines are ranked by%s.</p>\n", rank_measure(RANK_COST),
+                o->peak ? "; Peak cells by the peak ranking, from the function's lowest peak "
+                          "(unshaded) to its highest" : "");
     for (i = 0; i < m->nsections; i++) {
         const section_t *s = m->sections[i];
 

@@ -74,8 +74,10 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
     /* --threads split: which thread this table is of. */
     if (t->thread >= 0) {
         fputs("Thread: ", out);
-        fputs_safe(out, t->thread_name ? t->thread_name : "");
-        fprintf(out, " (%lld)\n", t->thread);
+        fputs_safe(out, t->thread_name ? t->thread_name : "?");
+        if (t->thread_tid)
+            fprintf(out, " (native id %lld)", t->thread_tid);
+        fputc('\n', out);
     }
     fputc('\n', out);
     write_header(out, o);
@@ -212,36 +214,162 @@ int render_artefact_note(FILE *out, const func_table_t *t, const render_options_
     return 0;
 }
 
+/* Whether a table's first line is a decorator: a function memory_profiler
+ * could have printed (decorated with @profile), whose rows show its
+ * decorator and its def.  Code chosen by --files or --functions starts at
+ * its def (or is a whole module), where the name is not obvious; unknown
+ * source counts as decorated, so that nothing is added to it. */
+static bool starts_with_decorator(const func_table_t *t, const source_file_t *src)
+{
+    int first, last;
+    const char *text;
+    size_t len, i = 0;
+
+    table_line_range(t, &first, &last);
+    if (!src || !source_line(src, first, &text, &len))
+        return true;
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    return i < len && text[i] == '@';
+}
+
+/* One table, headed by its function's name where memory_profiler's
+ * layout would not say it (a line of its own before "Filename:", so that
+ * the table itself keeps memory_profiler's bytes). */
+static int print_table(FILE *out, const section_t *s, const func_table_t *t,
+                       source_cache_t *sources, const render_options_t *o)
+{
+    const file_def_t *f = section_file(s, t->file_id);
+    const source_file_t *src = source_cache_get(sources, f, s->cwd);
+
+    if (!src)
+        return -1;
+    if (!starts_with_decorator(t, src)) {
+        fputs("Function: ", out);
+        fputs_safe(out, t->name ? t->name : "?");
+        fputc('\n', out);
+    }
+    render_function_table(out, t, section_display_path(s, f), src, o);
+    return render_artefact_note(out, t, o);
+}
+
+static bool same_function(const section_t *a, const func_table_t *x, const section_t *b,
+                          const func_table_t *y)
+{
+    const file_def_t *fa = section_file(a, x->file_id), *fb = section_file(b, y->file_id);
+    const char *pa = fa ? section_display_path(a, fa) : "", *pb = fb ? section_display_path(b, fb) : "";
+    return !strcmp(pa, pb) && !strcmp(x->name ? x->name : "", y->name ? y->name : "")
+           && x->thread_tid == y->thread_tid
+           && !strcmp(x->thread_name ? x->thread_name : "", y->thread_name ? y->thread_name : "");
+}
+
+/* --processes merge: the sections of group G as one, each function's
+ * tables of all of them added up. */
+static int print_group(FILE *out, const model_t *m, const size_t *group_of, size_t g,
+                       source_cache_t *sources, const render_options_t *o)
+{
+    size_t i, j, k, n = 0, cap = 0, first = (size_t)-1, members = 0;
+    func_table_t *merged = NULL;
+    const section_t **owner = NULL;
+    int rc = 0;
+
+    for (i = 0; i < m->nsections; i++) {
+        if (group_of[i] != g)
+            continue;
+        const section_t *s = m->sections[i];
+        fprintf(out, "%s%lld", members++ ? ", " : "Processes ", s->pid);
+        if (first == (size_t)-1)
+            first = i;
+        for (j = 0; j < s->ntables; j++)
+            cap++;
+    }
+    fprintf(out, " (parent %lld, merged): ", m->sections[first]->ppid);
+    fputs_safe(out, m->sections[first]->command);
+    fputs("\n\n", out);
+    merged = calloc(cap ? cap : 1, sizeof *merged);
+    owner = calloc(cap ? cap : 1, sizeof *owner);
+    if (!merged || !owner) {
+        free(merged);
+        free(owner);
+        return -1;
+    }
+    for (i = first; i < m->nsections && !rc; i++) {
+        if (group_of[i] != g)
+            continue;
+        const section_t *s = m->sections[i];
+        for (j = 0; j < s->ntables && !rc; j++) {
+            const func_table_t *t = &s->tables[j];
+            if (!t->measured)
+                continue;
+            for (k = 0; k < n && !same_function(owner[k], &merged[k], s, t); k++)
+                ;
+            if (k == n) {
+                if (table_init(&merged[n], t->code_id, t->file_id, t->name, t->has_lines,
+                               t->first_line, t->last_line)) {
+                    rc = -1;
+                    break;
+                }
+                merged[n].thread = t->thread;
+                merged[n].thread_tid = t->thread_tid;
+                if (t->thread_name && !(merged[n].thread_name = strdup(t->thread_name)))
+                    rc = -1;
+                owner[n++] = s;
+            }
+            if (!rc && table_merge(&merged[k], t))
+                rc = -1;
+        }
+    }
+    for (k = 0; k < n && !rc; k++)
+        rc = print_table(out, owner[k], &merged[k], sources, o);
+    for (k = 0; k < n; k++)
+        table_destroy(&merged[k]);
+    free(merged);
+    free(owner);
+    return rc;
+}
+
 int render_tables(FILE *out, const model_t *m, source_cache_t *sources,
                   const render_options_t *o)
 {
-    size_t i, j;
+    size_t i, j, *group_of = malloc((m->nsections ? m->nsections : 1) * sizeof *group_of);
+    size_t *members;
+    int rc = 0;
 
-    for (i = 0; i < m->nsections; i++) {
+    if (!group_of)
+        return -1;
+    members = calloc(m->nsections ? m->nsections : 1, sizeof *members);
+    if (!members) {
+        free(group_of);
+        return -1;
+    }
+    model_process_groups(m, !o->merge_processes, group_of);
+    for (i = 0; i < m->nsections; i++)
+        members[group_of[i]]++;
+    for (i = 0; i < m->nsections && !rc; i++) {
         const section_t *s = m->sections[i];
+        size_t g = group_of[i];
 
+        if (members[g] > 1) {
+            /* Printed once, where its first member is. */
+            for (j = 0; j < i && group_of[j] != g; j++)
+                ;
+            if (j == i)
+                rc = print_group(out, m, group_of, g, sources, o);
+            continue;
+        }
         if (m->nsections > 1)
         {
             fprintf(out, "Process %lld (parent %lld): ", s->pid, s->ppid);
             fputs_safe(out, s->command);
             fputs("\n\n", out);
         }
-        for (j = 0; j < s->ntables; j++) {
-            const func_table_t *t = &s->tables[j];
-            const file_def_t *f = section_file(s, t->file_id);
-            const source_file_t *src;
-
-            if (!t->measured)
-                continue;
-            src = source_cache_get(sources, f, s->cwd);
-            if (!src)
-                return -1;
-            render_function_table(out, t, section_display_path(s, f), src, o);
-            if (render_artefact_note(out, t, o))
-                return -1;
-        }
+        for (j = 0; j < s->ntables && !rc; j++)
+            if (s->tables[j].measured)
+                rc = print_table(out, s, &s->tables[j], sources, o);
     }
-    return 0;
+    free(group_of);
+    free(members);
+    return rc;
 }
 
 static const char *location(const line_ref_t *r, char *buf, size_t cap)

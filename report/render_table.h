@@ -24,6 +24,8 @@ typedef struct render_options {
     bool heap;              /* add Allocated, Freed, Heap peak */
     bool colour;            /* ANSI colours (a terminal, NO_COLOR unset) */
     size_t top;             /* --top N: the N most expensive lines (0: all) */
+    bool merge_processes;   /* --processes merge: a pool's tables as one section */
+    bool plot_split;        /* --processes split: the plot draws no pool as one */
 } render_options_t;
 
 /* ANSI escapes for colour in text output. */

@@ -222,3 +222,54 @@ void table_line_range(const func_table_t *t, int *first, int *last)
         *last = t->max_seen;
     }
 }
+
+int table_merge(func_table_t *into, const func_table_t *from)
+{
+    int first, last, line, why = 0;
+
+    if (!from->measured)
+        return 0;
+    table_line_range(from, &first, &last);
+    if (from->min_seen < first)
+        first = from->min_seen;
+    if (from->max_seen > last)
+        last = from->max_seen;
+    for (line = first; line <= last; line++) {
+        const line_row_t *r = table_row(from, line);
+        line_row_t *row;
+
+        if (!r || !r->count)
+            continue;
+        if (!(row = row_for(into, line, &why)))
+            return why ? why : -1;
+        row->count += r->count;
+        row->inc += r->inc;
+        if (r->max > row->max)
+            row->max = r->max;
+        row->cost += r->cost;
+        row->costed |= r->costed;
+        if (r->has_peak && (!row->has_peak || r->peak > row->peak))
+            row->peak = r->peak;
+        row->has_peak |= r->has_peak;
+        if (r->has_heap) {
+            row->alloc += r->alloc;
+            row->freed += r->freed;
+            if (!row->has_heap || r->heap_peak > row->heap_peak)
+                row->heap_peak = r->heap_peak;
+            row->has_heap = true;
+        }
+        if (!into->measured || line < into->min_seen)
+            into->min_seen = line;
+        if (!into->measured || line > into->max_seen)
+            into->max_seen = line;
+        into->measured = true;
+    }
+    if (from->highest > into->highest)
+        into->highest = from->highest;
+    into->has_peak |= from->has_peak;
+    into->has_heap |= from->has_heap;
+    into->has_cost |= from->has_cost;
+    into->has_events |= from->has_events;
+    into->snapshot |= from->snapshot;
+    return 0;
+}

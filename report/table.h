@@ -53,6 +53,7 @@ typedef struct func_table {
     /* --threads split: the table of one thread of a registered function. */
     long long thread;           /* -1 for a function's table of all threads */
     char *thread_name;          /* or NULL */
+    long long thread_tid;       /* its native id, 0 if the trace did not say */
     size_t *by_thread;          /* on a function's table: index + 1 of its
                                    per-thread tables in section.tables */
     size_t nby_thread;
@@ -117,5 +118,10 @@ int table_set_row(func_table_t *t, int line, unsigned long long count, double ma
 
 /* The lines the table prints: the source block, or else the measured span. */
 void table_line_range(const func_table_t *t, int *first, int *last);
+
+/* Adds FROM's rows to INTO's (the same function in another process of a
+ * pool): occurrences, increments and costs summed, Mem usage and peaks the
+ * larger.  Returns 0, -1 if out of memory, -2 as table_record_line. */
+int table_merge(func_table_t *into, const func_table_t *from);
 
 #endif
