@@ -34,7 +34,7 @@ COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collecto
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo test check test-unit test-golden test-e2e test-report install uninstall clean setup check-exports bench
+.PHONY: all demo test check test-unit test-golden test-e2e test-report test-package install uninstall clean setup check-exports bench
 
 all: $(B)/libmemprof.so $(B)/memprof-report $(B)/memprof
 
@@ -85,7 +85,7 @@ demo: setup all
 	@echo "== $(B)/memprof-report examples/demo.jsonl"
 	cd examples && $(CURDIR)/$(B)/memprof-report demo.jsonl
 
-test: all check-exports test-unit test-golden test-e2e test-report test-robust-fast
+test: all check-exports test-unit test-golden test-e2e test-report test-package test-robust-fast
 
 check: test
 
@@ -100,6 +100,11 @@ test-e2e: all
 
 test-report: $(B)/memprof-report
 	/usr/bin/python3 -m pytest -q -rs tests/report
+
+# The Python package (pyproject.toml, python/memprof): built as a wheel
+# and installed into a fresh venv, each entry point run there.
+test-package: all
+	/usr/bin/python3 -m pytest -q -rs tests/package
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)

@@ -2,6 +2,7 @@
  * computed", gives and report/table.c applies to events. */
 #include "agg.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,28 @@ struct thread_state {
 };
 
 static uint32_t generation = 1;
-static __thread struct thread_state tls __attribute__((tls_model("initial-exec")));
+/* Only a pointer in TLS: the agent may be loaded with dlopen (`import
+ * memprof`), where a library's static TLS must stay small. The state is
+ * allocated at a thread's first event and freed when the thread ends. */
+static __thread struct thread_state *tls_state __attribute__((tls_model("initial-exec")));
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+
+static void make_key(void)
+{
+    (void)pthread_key_create(&state_key, free);
+}
+
+static struct thread_state *thread_state(void)
+{
+    if (!tls_state) {
+        pthread_once(&state_once, make_key);
+        tls_state = calloc(1, sizeof *tls_state);
+        if (tls_state)
+            (void)pthread_setspecific(state_key, tls_state);
+    }
+    return tls_state;
+}
 
 bool agg_define_table(uint32_t top, int first, int last)
 {
@@ -69,13 +91,13 @@ static struct row *row_of(struct table *t, int line)
 }
 
 /* memory_profiler's CodeMap.trace: charge line with the sample. */
-static void charge(struct table *t, int line, int64_t rss)
+static void charge(struct table *t, int line, int prev, int64_t rss)
 {
     struct row *r = row_of(t, line);
     if (!r)
         return;
     double mem = (double)rss / 1048576.0;
-    struct row *p = tls.prev ? row_of(t, tls.prev) : NULL;
+    struct row *p = prev ? row_of(t, prev) : NULL;
     double base = p && p->count ? (double)p->max_rss / 1048576.0 : 0.0;
     r->inc += mem - base;
     if (rss > r->max_rss)
@@ -86,6 +108,10 @@ static void charge(struct table *t, int line, int64_t rss)
 
 void agg_event(int kind, uint32_t top, int line, int64_t rss)
 {
+    struct thread_state *ts = thread_state();
+    if (!ts)
+        return;
+#define tls (*ts)
     if (tls.generation != generation) {
         tls.generation = generation;
         tls.prev = 0;
@@ -103,7 +129,7 @@ void agg_event(int kind, uint32_t top, int line, int64_t rss)
     case TRACE_LINE:
         charged = top_line ? *top_line : line;
         if (t)
-            charge(t, charged, rss);
+            charge(t, charged, tls.prev, rss);
         tls.prev = charged;
         if (top_line && tls.depth <= STACK_MAX)
             *top_line = line;
@@ -113,10 +139,11 @@ void agg_event(int kind, uint32_t top, int line, int64_t rss)
         if (tls.depth > 0)
             tls.depth--;
         if (t)
-            charge(t, charged, rss);
+            charge(t, charged, tls.prev, rss);
         tls.prev = charged;
         return;
     }
+#undef tls
 }
 
 void agg_write_snapshot(writer_t *w)

@@ -212,10 +212,13 @@ int main(int argc, char **argv)
     char **cmd = argv + i;
     char *with_python[argc - i + 2];
     if (ends_with(cmd[0], ".py") && access(cmd[0], X_OK) != 0) {
-        with_python[0] = "python3";
+        /* `python -m memprof` names its own interpreter. */
+        const char *python = getenv("MEMPROF_PYTHON");
+        with_python[0] = python && *python ? strdup(python) : "python3";
         memcpy(with_python + 1, cmd, sizeof(char *) * (size_t)(argc - i + 1));
         cmd = with_python;
     }
+    unsetenv("MEMPROF_PYTHON");
 
     /* Like time(1): the terminal's ^C goes to the command; we wait for it
      * and still print what it recorded. */

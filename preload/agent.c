@@ -340,6 +340,23 @@ static void embedder_initialised(void)
     }
 }
 
+/*
+ * The Python package's way in (python/memprof/_agent.py): a library loaded
+ * with dlopen into a running interpreter has run its constructor, but no
+ * audit event may come before the program profiles something, so the
+ * package installs the agent now. Called through ctypes.PyDLL (the GIL
+ * held). Returns the Python side's namespace (a new reference), or None if
+ * the agent could not install it (a warning said why).
+ */
+EXPORT PyObject *memprof_attach(void)
+{
+    if (agent.state == WAITING && py.IsInitialized()) {
+        agent.state = OFF;
+        install();
+    }
+    return pyside_namespace();
+}
+
 EXPORT void Py_Initialize(void)
 {
     void (*real)(void) = (void (*)(void))dlsym(RTLD_NEXT, "Py_Initialize");

@@ -55,6 +55,19 @@ class _LazyProfile:
         return "<memprof profile>"
 
 
+# What the Python package (python/memprof/__init__.py) calls.
+def _public_register(func):
+    return _load()(func)
+
+
+def _public_table(funcs, precision):
+    raise NotImplementedError("memprof.table: not yet")
+
+
+def _public_reset(funcs):
+    raise NotImplementedError("memprof.reset: not yet")
+
+
 def _install():
     if not getattr(_sys, "_is_gil_enabled", lambda: True)():
         _c.warn("the free-threaded build is not supported; @profile is not installed")

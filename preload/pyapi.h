@@ -69,6 +69,19 @@ struct pyapi {
     PyObject *(*Module_New)(const char *);
     PyObject *(*Unicode_DecodeFSDefaultAndSize)(const char *, Py_ssize_t);
     PyObject **ExcAttributeError;   /* &PyExc_AttributeError */
+    /* For the in-process API (inproc.c). */
+    PyObject *(*Long_FromLongLong)(long long);
+    long long (*Long_AsLongLong)(PyObject *);
+    PyObject *(*Float_FromDouble)(double);
+    double (*Float_AsDouble)(PyObject *);
+    PyObject *(*List_New)(Py_ssize_t);
+    int (*List_Append)(PyObject *, PyObject *);
+    PyObject *(*Unicode_FromStringAndSize)(const char *, Py_ssize_t);
+    PyThreadState *(*Eval_SaveThread)(void);
+    void (*Eval_RestoreThread)(PyThreadState *);
+    void (*Err_SetString)(PyObject *, const char *);
+    PyObject **ExcValueError;       /* &PyExc_ValueError */
+    PyObject **ExcOSError;          /* &PyExc_OSError */
 
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */

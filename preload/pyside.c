@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inproc.h"
 #include "pyapi.h"
 #include "source_block.h"
 #include "trace.h"
@@ -589,6 +590,7 @@ bool pyside_install(void)
     c_module = c;
     bool ok = sys && c && minor && chosen && ns
               && add_functions(c, trace_hook_methods()) && add_functions(c, methods)
+              && add_functions(c, inproc_methods())
               && py.Dict_SetItemString(ns, "__builtins__", py.Eval_GetBuiltins()) == 0
               && py.Dict_SetItemString(ns, "__name__", py.None) == 0
               && py.Dict_SetItemString(ns, "_c", c) == 0
@@ -601,4 +603,12 @@ bool pyside_install(void)
         if (refs[i])
             py.DecRef(refs[i]);
     return ok;
+}
+
+PyObject *pyside_namespace(void)
+{
+    if (!ns)
+        return pyapi_none();
+    py.IncRef(ns);
+    return ns;
 }

@@ -7,8 +7,14 @@
 
 #include <stdbool.h>
 
+#include "pyapi.h"
+
 /* Runs bootstrap.py (installs builtins.profile); the interpreter must be
  * initialised, the GIL held, and user code not started yet. */
 bool pyside_install(void);
+/* The Python side's namespace (a new reference; None before
+ * pyside_install succeeded): what the Python package reaches through
+ * memprof_attach (preload/agent.c). */
+PyObject *pyside_namespace(void);
 
 #endif

@@ -4,7 +4,7 @@
 set -eu
 so=${1:-build/libmemprof.so}
 # The allocation functions are heap accounting's (preload/interpose_alloc.c).
-want="Py_Initialize Py_InitializeEx _Exit _exit aligned_alloc calloc free malloc memalign mmap mmap64 mremap munmap posix_memalign pvalloc realloc reallocarray valloc"
+want="Py_Initialize Py_InitializeEx _Exit _exit aligned_alloc calloc free malloc memalign memprof_attach mmap mmap64 mremap munmap posix_memalign pvalloc realloc reallocarray valloc"
 got=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBW]$/ {print $3}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$got" != "$want" ]; then
     echo "check-exports: $so exports '$got', expected '$want'" >&2
