@@ -1,0 +1,31 @@
+"""The package from the source tree, laid out as `pip install .` lays it
+out (python/memprof/ with the built agent and commands in memprof/_lib/),
+and the environment that imports it from there."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = ROOT / "python" / "memprof"
+BUILD = ROOT / "build"
+
+
+def package_tree(where):
+    """A directory to put on sys.path: memprof/ of symbolic links to the
+    tree's modules and to build/ as its _lib/. Returns its path."""
+    pkg = Path(where) / "memprof"
+    pkg.mkdir(parents=True)
+    for module in PACKAGE_DIR.glob("*.py"):
+        (pkg / module.name).symlink_to(module)
+    (pkg / "_lib").symlink_to(BUILD)
+    return Path(where)
+
+
+def package_env(tree, **extra):
+    """os.environ without memprof's variables and LD_PRELOAD, importing
+    memprof from tree (see package_tree)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MEMPROF_") and k != "LD_PRELOAD"}
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(tree) + (os.pathsep + path if path else "")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
