@@ -57,12 +57,20 @@ def _agent_ready():
 
 
 def _code_of(obj):
-    # Methods, staticmethods and functools.wraps wrappers: the function
-    # whose lines run.
-    obj = getattr(obj, "__func__", obj)
+    # Methods and decorated functions (functools.wraps, @profile): the
+    # function whose lines the user wrote.
+    obj = _unwrapped(getattr(obj, "__func__", obj))
     if not isinstance(getattr(obj, "__code__", None), types.CodeType):
         raise UsageError("%r is not a Python function: memprof profiles the lines of Python functions" % (obj,))
     return obj
+
+
+def _unwrapped(func):
+    seen = set()
+    while hasattr(func, "__wrapped__") and id(func) not in seen:
+        seen.add(id(func))
+        func = func.__wrapped__
+    return func
 
 
 @magics_class

@@ -291,7 +291,13 @@ def _already_in_process():
 
 
 def _function_of(obj):
+    # A method's function; under decorators (functools.wraps, mock.patch),
+    # the test's own body.
     obj = getattr(obj, "__func__", obj)
+    seen = set()
+    while hasattr(obj, "__wrapped__") and id(obj) not in seen:
+        seen.add(id(obj))
+        obj = obj.__wrapped__
     if isinstance(getattr(obj, "__code__", None), types.CodeType):
         return obj
     return None

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from memprof_env import ROOT, package_env
+from memprof_env import package_env, package_tree
 
 nbformat = pytest.importorskip("nbformat", reason="SKIPPED LOUDLY: python3-nbformat is not installed")
 nbclient = pytest.importorskip("nbclient", reason="SKIPPED LOUDLY: python3-nbclient is not installed")
@@ -22,8 +22,8 @@ MIB = 1048576.0
 LIST_MIB = lambda n: n * 8 / MIB
 
 HEADER = "Line #    Mem usage    Increment  Occurrences   Line Contents"
-MEASURED = re.compile(r"^ *(\d+) +(-?\d+\.\d) MiB +(-?\d+\.\d) MiB +(\d+)   (.*)$")
-UNMEASURED = re.compile(r"^ *(\d+) {41}(.*)$")
+MEASURED = re.compile(r"^ *(\d+) +(-?\d+\.\d) MiB +(-?\d+\.\d) MiB +(\d+)(?:   (.*))?$")
+UNMEASURED = re.compile(r"^ *(\d+)(?: {41}(.*))?$")
 
 CELLS = {
     "load": "%load_ext memprof",
@@ -67,13 +67,15 @@ def rows(text):
     assert lines[head - 1] == "" and lines[head - 2].startswith("Filename: ")
     table = {}
     for line in lines[head + 2:]:
+        if not line:
+            break       # the end of the table
         m = MEASURED.match(line)
         if m:
-            table[int(m[1])] = (float(m[2]), float(m[3]), int(m[4]), m[5])
+            table[int(m[1])] = (float(m[2]), float(m[3]), int(m[4]), m[5] or "")
             continue
         m = UNMEASURED.match(line)
         assert m, "not a table row: %r" % line
-        table[int(m[1])] = (None, None, None, m[2])
+        table[int(m[1])] = (None, None, None, m[2] or "")
     return table
 
 
@@ -90,9 +92,10 @@ def stderr_of(cell):
 @pytest.fixture(scope="module")
 def notebook(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb")
+    tree = package_tree(tmp_path_factory.mktemp("pkg"))
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src, metadata={"name": name}) for name, src in CELLS.items()]
-    env = package_env()
+    env = package_env(tree)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     saved = dict(os.environ)
     os.environ.clear()

@@ -56,6 +56,22 @@ LIMITS = textwrap.dedent('''\
         def test_method_over(self):
             big = [2] * (5 * 10 ** 6)
             assert big
+
+    import functools
+
+
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+        return wrapper
+
+
+    @pytest.mark.limit_memory("24 MiB")
+    @deco
+    def test_decorated_over():
+        huge = [2] * (10 ** 7)
+        assert huge
     ''')
 
 COSTS = textwrap.dedent('''\
@@ -122,7 +138,7 @@ def test_limit_memory_fails_the_tests_over_their_limit_only(limits):
     assert outcomes(out.stdout) == {
         "test_over": "FAILED", "test_under": "PASSED", "test_unlimited": "PASSED",
         "test_spike": "FAILED", "test_fails_on_its_own": "FAILED", "test_bad_size": "FAILED",
-        "test_method_over": "FAILED"}
+        "test_method_over": "FAILED", "test_decorated_over": "FAILED"}
     # Without --memprof and with markers, the trace is the plugin's own,
     # in a temporary directory: nothing is left in the user's.
     assert sorted(p.name for p in tmp.iterdir()) == ["test_limits.py"]
@@ -137,6 +153,10 @@ def test_limit_memory_names_the_line_that_took_it_over(limits):
     assert "big = [2] * (10 ** 7)" in text
     method = failure_of(limits[0].stdout, "test_method_over")
     assert re.search(r"test_limits\.py:35 .*\n +big = \[2\] \* \(5 \* 10 \*\* 6\)", method), method
+    # Under a functools.wraps decorator: the line of the test's own body.
+    decorated = failure_of(limits[0].stdout, "test_decorated_over")
+    line = LIMITS.split("\n").index("    huge = [2] * (10 ** 7)") + 1
+    assert re.search(r"test_limits\.py:%d .*\n +huge = " % line, decorated), decorated
 
 
 def test_limit_memory_sees_a_peak_inside_a_line(limits):
