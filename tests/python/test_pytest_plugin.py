@@ -2,19 +2,29 @@
 subprocess on test files written here, importing the package from the
 source tree (memprof_env.package_tree).
 
+On Debian's python3 and, where pyenv has them, 3.12 and 3.13 (where
+memprof traces through sys.monitoring): Debian's pytest is pure Python, and
+runs there from a directory of links to its packages.
+
 Allocations are lists of 8-byte pointers of at least 38 MiB: glibc maps
 blocks that large on their own (above its largest mmap threshold, 32
 MiB), so each one shows in the RSS when made and leaves it when freed,
 whatever earlier tests left in the heap.
 """
+import os
 import re
 import subprocess
-import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from memprof_env import package_env, package_tree
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+# What Debian's pytest 7 imports, all pure Python.
+PYTEST_PACKAGES = ["_pytest", "pytest", "pluggy", "iniconfig", "packaging", "attr", "attrs", "py", "py.py"]
 
 MIB = 1048576.0
 LIST_MIB = lambda n: n * 8 / MIB
@@ -94,18 +104,45 @@ COSTS = textwrap.dedent('''\
     ''')
 
 
+def pyenv_python(minor):
+    root = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")) / "versions"
+    found = sorted(root.glob("3.%d.*" % minor), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
+    for v in reversed(found):
+        if (v / "bin" / "python").exists():
+            return str(v / "bin" / "python")
+    return None
+
+
+@pytest.fixture(scope="module", params=["debian-3.11", "pyenv-3.12", "pyenv-3.13"])
+def python(request, tmp_path_factory):
+    """(interpreter, directory to put on its path for pytest or None)."""
+    if request.param == "debian-3.11":
+        return DEBIAN_PYTHON, None
+    exe = pyenv_python(int(request.param.split(".")[1]))
+    if exe is None:
+        pytest.skip("SKIPPED LOUDLY: no pyenv Python %s" % request.param[6:])
+    links = tmp_path_factory.mktemp("debian-pytest")
+    for name in PYTEST_PACKAGES:
+        if (DIST_PACKAGES / name).exists():
+            (links / name).symlink_to(DIST_PACKAGES / name)
+    return exe, links
+
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     return package_tree(tmp_path_factory.mktemp("pkg"))
 
 
-def run_pytest(tree, tmp_path, files, *args, **env):
+def run_pytest(python, tree, tmp_path, files, *args, **env):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "memprof.pytest_plugin",
-                          "-p", "no:cacheprovider", "-q", *args],
-                         cwd=tmp_path, env=package_env(tree, **env),
-                         capture_output=True, text=True, timeout=300)
+    exe, links = python
+    env = package_env(tree, **env)
+    if links:
+        env["PYTHONPATH"] += os.pathsep + str(links)
+    out = subprocess.run([exe, "-m", "pytest", "-p", "memprof.pytest_plugin",
+                          "-p", "no:cacheprovider", "-p", "no:warnings", "-q", *args],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     return out
 
 
@@ -126,9 +163,9 @@ def failure_of(stdout, name):
 
 
 @pytest.fixture(scope="module")
-def limits(tree, tmp_path_factory):
+def limits(python, tree, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("limits")
-    out = run_pytest(tree, tmp, {"test_limits.py": LIMITS}, "-rA")
+    out = run_pytest(python, tree, tmp, {"test_limits.py": LIMITS}, "-rA")
     return out, tmp
 
 
@@ -177,7 +214,7 @@ def test_limit_memory_refuses_a_size_it_cannot_read(limits):
     assert "'lots' is not a size" in text
 
 
-def test_without_markers_or_option_the_agent_is_not_loaded(tree, tmp_path):
+def test_without_markers_or_option_the_agent_is_not_loaded(python, tree, tmp_path):
     probe = textwrap.dedent('''\
         import ctypes
 
@@ -189,7 +226,7 @@ def test_without_markers_or_option_the_agent_is_not_loaded(tree, tmp_path):
                 return
             raise AssertionError("the agent is loaded")
         ''')
-    out = run_pytest(tree, tmp_path, {"test_probe.py": probe})
+    out = run_pytest(python, tree, tmp_path, {"test_probe.py": probe})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "memprof" not in out.stdout + out.stderr
 
@@ -214,8 +251,8 @@ def summary(stdout):
     return tests
 
 
-def test_memprof_option_prints_each_tests_costliest_lines(tree, tmp_path):
-    out = run_pytest(tree, tmp_path, {"test_costs.py": COSTS}, "--memprof", "--memprof-top", "3")
+def test_memprof_option_prints_each_tests_costliest_lines(python, tree, tmp_path):
+    out = run_pytest(python, tree, tmp_path, {"test_costs.py": COSTS}, "--memprof", "--memprof-top", "3")
     assert out.returncode == 0, out.stdout + out.stderr
     tests = summary(out.stdout)
     assert sorted(tests) == ["test_costs.py::test_alloc", "test_costs.py::test_param[5]",
