@@ -218,10 +218,11 @@ class MemprofMagics(Magics):
           %%memprof [-p N] [-T FILE]
           code...
 
-        Every line of the cell is a row, numbered from the first line after
-        %%memprof; functions defined in the cell and called in it count in
-        the rows of their lines. The value of a last expression is not
-        displayed (print it).
+        Every line of the cell is a row, numbered as the notebook numbers
+        them (%%memprof is line 1, with the RSS before the cell ran, as a
+        def line has in memory_profiler's tables); functions defined in the
+        cell and called in it count in the rows of their lines. The value
+        of a last expression is not displayed (print it).
 
         Options:
         -p N: N digits after the decimal point (default 1, as %mprun).
@@ -235,7 +236,15 @@ class MemprofMagics(Magics):
         except ValueError:
             raise UsageError("%%%%memprof -p needs a number, not %r" % (opts.p,))
         _agent_ready()
-        code = self._compile(cell)
+        # The table's rows are the cell's lines as the notebook numbers
+        # them: row 1 is the %%memprof line, compiled as a `pass` that
+        # starts the code, as a def line starts a function. It takes the
+        # charge memory_profiler's rule gives a table's first line (the
+        # whole RSS: nothing is measured before it), which would otherwise
+        # fall on the cell's first statement.
+        shown = "%%memprof" + (" " + line.strip() if line.strip() else "") + "\n" + cell
+        filename = self.shell.compile.cache(shown, self.shell.execution_count)
+        code = self.shell.compile("pass\n" + self.shell.transform_cell(cell), filename, "exec")
         # The cell's code as a function without fast locals: run, it reads
         # and writes the user's namespace as the cell itself would.
         cell_func = types.FunctionType(code, self.shell.user_ns)

@@ -169,12 +169,17 @@ def test_memit_o_returns_the_result_and_q_prints_nothing(notebook):
 def test_memprof_cell_magic_tables_the_cells_own_lines(notebook):
     out = stdout_of(notebook["memprof"])
     table = rows(out)
-    body = CELLS["memprof"].split("\n")[1:-1]
-    assert sorted(table) == list(range(1, len(body) + 1))
-    assert [table[n][3] for n in sorted(table)] == body
-    # A for line runs once per iteration and once more to end the loop.
-    assert [table[n][2] for n in sorted(table)] == [1, 4, 3, 3, 1, 1]
-    assert table[5][1] == pytest.approx(LIST_MIB(30 * 10 ** 6), abs=3)
+    # The rows are numbered as the notebook numbers the cell's lines.
+    cell = CELLS["memprof"].split("\n")[:-1]
+    assert sorted(table) == list(range(1, len(cell) + 1))
+    assert [table[n][3] for n in sorted(table)] == cell
+    # %%memprof's row has the RSS before the cell (a def line's charge); a
+    # for line runs once per iteration and once more to end the loop.
+    assert [table[n][2] for n in sorted(table)] == [1, 1, 4, 3, 3, 1, 1]
+    assert table[1][1] == table[1][0]
+    assert table[2][1] == pytest.approx(0, abs=0.5)
+    assert table[4][1] == pytest.approx(LIST_MIB(10 ** 6), abs=2)
+    assert table[6][1] == pytest.approx(LIST_MIB(30 * 10 ** 6), abs=3)
     # The cell ran in the user's namespace.
     assert stdout_of(notebook["memprof_ns"]).split() == [str(3 * 10 ** 6), str(30 * 10 ** 6)]
 
