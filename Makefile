@@ -18,19 +18,23 @@ PYTHON_INCLUDES := $(shell /usr/bin/python3-config --includes 2>/dev/null || ech
 # Required flags first, the user's CFLAGS after them.
 WARN          := -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(CI),-Werror)
 FINAL_CFLAGS  := $(WARN) -MMD -MP $(CFLAGS)
-AGENT_CFLAGS  := $(FINAL_CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE $(PYTHON_INCLUDES) -Icollector -Ipreload
-REPORT_CFLAGS := $(FINAL_CFLAGS) -D_GNU_SOURCE -Ireport
+AGENT_CFLAGS  := $(FINAL_CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE $(PYTHON_INCLUDES) -Icollector -Ipreload -Itable
+REPORT_CFLAGS := $(FINAL_CFLAGS) -D_GNU_SOURCE -Ireport -Itable
 
 B := build
 
+# table/: memory_profiler's rule and text table, one object linked into both
+# the agent and the report.
+TABLE_SRC  := $(wildcard table/*.c)
+TABLE_OBJ  := $(TABLE_SRC:%.c=$(B)/%.o)
 AGENT_SRC  := $(wildcard preload/*.c) $(wildcard collector/*.c)
-AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/%.o) $(TABLE_OBJ)
 REPORT_LIB_SRC := $(filter-out report/main.c,$(wildcard report/*.c))
-REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o)
+REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o) $(TABLE_OBJ)
 # Unit tests: test_collector*.c link the collector (no Python needed), the
 # others the report.
 COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o \
-                     $(B)/collector/agg.o $(B)/collector/peak.o $(B)/collector/heap.o
+                     $(B)/collector/agg.o $(B)/collector/peak.o $(B)/collector/heap.o $(TABLE_OBJ)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -44,6 +48,8 @@ $(B)/collector/%.o: collector/%.c | $(B)/collector
 	$(CC) $(AGENT_CFLAGS) -c -o $@ $<
 $(B)/report/%.o: report/%.c | $(B)/report
 	$(CC) $(REPORT_CFLAGS) -c -o $@ $<
+$(B)/table/%.o: table/%.c | $(B)/table
+	$(CC) $(FINAL_CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE -c -o $@ $<
 $(B)/launcher/%.o: launcher/%.c | $(B)/launcher
 	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -c -o $@ $<
 
@@ -69,7 +75,7 @@ $(B)/tests/test_heap: tests/unit/test_heap.c $(B)/collector/heap.o | $(B)/tests
 $(B)/tests/%: tests/unit/%.c $(REPORT_LIB_OBJ) | $(B)/tests
 	$(CC) $(REPORT_CFLAGS) -o $@ $< $(REPORT_LIB_OBJ) -ljansson -lpthread -lm $(LDFLAGS)
 
-$(B)/preload $(B)/collector $(B)/report $(B)/launcher $(B)/tests:
+$(B)/preload $(B)/collector $(B)/report $(B)/table $(B)/launcher $(B)/tests:
 	mkdir -p $@
 
 # The .so must export only its hooks and must not need libpython.
@@ -143,7 +149,7 @@ FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60
 FZ        := $(B)/fuzz
 FUZZ_SAN  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-FUZZ_OBJ  := $(REPORT_LIB_SRC:report/%.c=$(FZ)/%.o)
+FUZZ_OBJ  := $(REPORT_LIB_SRC:report/%.c=$(FZ)/%.o) $(TABLE_SRC:table/%.c=$(FZ)/%.o)
 # halt_on_error: every UB report is fatal except the known ones listed
 # (with their regression case) in tests/fuzz/ubsan.supp.
 FUZZ_ENV  := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp
@@ -151,7 +157,7 @@ FUZZ_ENV  := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CUR
 SAN       := build-san
 SAN_CC    ?= $(CC)
 SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-SAN_REPORT_OBJ    := $(REPORT_LIB_SRC:%.c=$(SAN)/%.o)
+SAN_REPORT_OBJ    := $(REPORT_LIB_SRC:%.c=$(SAN)/%.o) $(TABLE_SRC:%.c=$(SAN)/%.o)
 SAN_COLLECTOR_OBJ := $(COLLECTOR_LIB_OBJ:$(B)/%=$(SAN)/%)
 SAN_UNIT_BIN      := $(UNIT_SRC:tests/unit/%.c=$(SAN)/tests/%)
 SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -160,11 +166,13 @@ SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_st
         test-real-fast test-robust-fast
 
 $(FZ)/%.o: report/%.c | $(FZ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -D_GNU_SOURCE -Ireport -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -D_GNU_SOURCE -Ireport -Itable -c -o $@ $<
+$(FZ)/%.o: table/%.c | $(FZ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -D_GNU_SOURCE -Itable -c -o $@ $<
 
 # --wrap=open: see tests/fuzz/fuzz_report.c (source files come from memory).
 $(FZ)/fuzz_report: tests/fuzz/fuzz_report.c $(FUZZ_OBJ) | $(FZ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -D_GNU_SOURCE -Ireport -o $@ $< $(FUZZ_OBJ) \
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -D_GNU_SOURCE -Ireport -Itable -o $@ $< $(FUZZ_OBJ) \
 	    -Wl,--wrap=open -ljansson -lpthread -lm
 
 $(FZ) $(FZ)/corpus $(FZ)/crashes:
@@ -194,6 +202,8 @@ $(SAN)/report/%.o: report/%.c | $(SAN)/report
 	$(SAN_CC) $(REPORT_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 $(SAN)/collector/%.o: collector/%.c | $(SAN)/collector
 	$(SAN_CC) $(AGENT_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+$(SAN)/table/%.o: table/%.c | $(SAN)/table
+	$(SAN_CC) $(FINAL_CFLAGS) -D_GNU_SOURCE $(SAN_FLAGS) -c -o $@ $<
 $(SAN)/memprof-report: $(SAN)/report/main.o $(SAN_REPORT_OBJ)
 	$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN)/report/main.o $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
 $(SAN)/tests/test_collector: tests/unit/test_collector.c $(SAN_COLLECTOR_OBJ) | $(SAN)/tests
@@ -203,7 +213,7 @@ $(SAN)/tests/test_heap: tests/unit/test_heap.c $(SAN)/collector/heap.o | $(SAN)/
 	$(SAN_CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -Icollector -o $@ $< $(SAN)/collector/heap.o -lpthread
 $(SAN)/tests/%: tests/unit/%.c $(SAN_REPORT_OBJ) | $(SAN)/tests
 	$(SAN_CC) $(REPORT_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_REPORT_OBJ) -ljansson -lpthread -lm
-$(SAN)/report $(SAN)/collector $(SAN)/tests:
+$(SAN)/report $(SAN)/collector $(SAN)/table $(SAN)/tests:
 	mkdir -p $@
 
 check-sanitize: $(SAN)/memprof-report $(SAN_UNIT_BIN)

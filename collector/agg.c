@@ -1,5 +1,5 @@
-/* agg: see agg.h. The rule is the one README.rst, "How the numbers are
- * computed", gives and report/table.c applies to events. */
+/* agg: see agg.h. The rule is table/mp_table.c's, the one the report
+ * applies to events (README.rst, "How the numbers are computed"). */
 #include "agg.h"
 
 #include <pthread.h>
@@ -7,17 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mp_table.h"
 #include "trace.h"
 
 /* Frames deeper than this per thread are counted but their lines not
  * kept; their events are charged to the deepest kept line. */
 #define STACK_MAX 512
 
-struct row {
-    uint64_t count;
-    int64_t max_rss;        /* Mem usage, in bytes */
-    double inc;             /* Increment, in MiB, summed as the report does */
-};
+#define row agg_row
 
 struct table {
     int first, last;
@@ -98,11 +95,8 @@ static void charge(struct table *t, int line, int prev, int64_t rss)
         return;
     double mem = (double)rss / 1048576.0;
     struct row *p = prev ? row_of(t, prev) : NULL;
-    double base = p && p->count ? (double)p->max_rss / 1048576.0 : 0.0;
-    r->inc += mem - base;
-    if (rss > r->max_rss)
-        r->max_rss = rss;
-    r->count++;
+    double base = mp_base(p && p->count, p ? p->max : 0);
+    mp_charge(&r->inc, &r->max, &r->count, mem, mem - base);
     t->dirty = true;
 }
 
@@ -146,6 +140,25 @@ void agg_event(int kind, uint32_t top, int line, int64_t rss)
 #undef tls
 }
 
+const agg_row_t *agg_table_rows(uint32_t top, int *first, int *last)
+{
+    if (top >= ntables || !tables[top].rows)
+        return NULL;
+    *first = tables[top].first;
+    *last = tables[top].last;
+    return tables[top].rows;
+}
+
+void agg_reset_table(uint32_t top)
+{
+    struct thread_state *ts = thread_state();
+    if (ts)
+        ts->prev = 0;
+    if (top < ntables && tables[top].rows)
+        memset(tables[top].rows, 0,
+               (size_t)(tables[top].last - tables[top].first + 1) * sizeof *tables[top].rows);
+}
+
 void agg_write_snapshot(writer_t *w)
 {
     for (uint32_t id = 1; id < ntables; id++) {
@@ -164,7 +177,7 @@ void agg_write_snapshot(writer_t *w)
             /* 17 significant digits read back as the same double. */
             char buf[128];
             snprintf(buf, sizeof buf, "%s[%d,%llu,%lld,%.17g]", first ? "" : ",", line,
-                     (unsigned long long)r->count, (long long)r->max_rss, r->inc);
+                     r->count, (long long)(r->max * 1048576.0), r->inc);
             writer_cstr(w, buf);
             first = false;
         }

@@ -593,3 +593,14 @@ bool source_text_block(const struct source_text *t, int firstlineno, bool whole_
     *last = lnum + (f.last < L.nrows ? f.last : L.nrows);
     return true;
 }
+
+bool source_text_line(const struct source_text *t, int line, const char **text, size_t *len)
+{
+    if (!t || line < 1 || line > t->nlines)
+        return false;
+    size_t start = t->starts[line - 1];
+    size_t end = line < t->nlines ? t->starts[line] : t->len;
+    *text = t->text + start;
+    *len = end - start;
+    return true;
+}

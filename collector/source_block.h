@@ -20,6 +20,9 @@ struct source_text;
  * final newline are all fine). NULL without memory. */
 struct source_text *source_text_new(const char *src, size_t len);
 void source_text_free(struct source_text *t);
+/* Line `line` (1-based) with its newline, as linecache gives it; false past
+ * the end. */
+bool source_text_line(const struct source_text *t, int line, const char **text, size_t *len);
 
 /*
  * firstlineno: the code object's co_firstlineno; whole_file: a module's

@@ -39,6 +39,7 @@ static struct trace_section_info section;
 static uint64_t t0_ns;
 static int live_frames;         /* profiled frames running, all threads */
 static enum trace_aggregate aggregate;
+static bool keep_tables;        /* agg.h's tables for the process itself */
 static bool with_peak;          /* events carry the peak of their interval */
 static int64_t last_rss_raw;    /* the process's last RSS read, for call events */
 static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
@@ -384,6 +385,9 @@ uint32_t trace_code_define(const struct trace_code *c)
     ncodes++;
     if (aggregate != AGGREGATE_OFF && !c->top && !agg_define_table(ncodes, c->first, c->last))
         return 0;
+    /* Only for the process's own tables: a code without them is still traced. */
+    if (keep_tables && aggregate == AGGREGATE_OFF && !c->top)
+        (void)agg_define_table(ncodes, c->first, c->last);
     if (!section_open)
         open_section();
     else
@@ -458,6 +462,16 @@ void trace_set_aggregate(enum trace_aggregate mode)
     aggregate = mode;
 }
 
+void trace_keep_tables(void)
+{
+    if (keep_tables)
+        return;
+    keep_tables = true;
+    for (uint32_t id = 1; id <= ncodes; id++)
+        if (!codes[id - 1].top)
+            (void)agg_define_table(id, codes[id - 1].first, codes[id - 1].last);
+}
+
 bool trace_set_peak(bool on)
 {
     with_peak = on && peak_open();
@@ -485,7 +499,7 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     int64_t rss = rss_raw - own;
     last_rss_raw = rss_raw;
     uint64_t t = clock_ns(CLOCK_MONOTONIC) - t0_ns;
-    if (aggregate != AGGREGATE_OFF) {
+    if (aggregate != AGGREGATE_OFF || keep_tables) {
         agg_event(kind, trace_code_top(code), line, rss);
         if (aggregate == AGGREGATE_ONLY) {
             after_event(kind, t);

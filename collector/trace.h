@@ -25,6 +25,10 @@ enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
 enum trace_aggregate { AGGREGATE_OFF, AGGREGATE_ONLY, AGGREGATE_BOTH };
 /* Before any code is defined. */
 void trace_set_aggregate(enum trace_aggregate mode);
+/* From now on, memory_profiler's tables (agg.h) are kept in the process as
+ * well, for the tables printed inside it (memory_profiler's imported
+ * @profile, the Python package); any mode. */
+void trace_keep_tables(void);
 /* Whether events carry the peak RSS of their interval (peak.h); false if
  * asked for and the kernel does not allow it. */
 bool trace_set_peak(bool on);

@@ -206,6 +206,9 @@ int main(int argc, char **argv)
     snprintf(preload, sizeof preload, "%s%s%s", agent, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
     setenv("MEMPROF_OUTPUT", trace, 1);
+    /* memory_profiler's imported @profile prints no table per call then:
+     * the report prints them at the end (preload/compat.py). */
+    setenv("MEMPROF_LAUNCHER", "1", 1);
     unsetenv("MEMPROF_SESSION");
     unsetenv("MEMPROF_FD");
 

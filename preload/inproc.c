@@ -60,13 +60,16 @@ static int parent_of(int pid)
  * process whose chain of parents reaches ROOT. Returns how many. */
 static int descendants(int root, int *out, int max)
 {
-    static int pids[32768], parents[32768];
+    enum { MAX_PROCS = 32768 };
+    int *pids = malloc(2 * MAX_PROCS * sizeof *pids), *parents = pids + MAX_PROCS;
     int n = 0;
-    DIR *d = opendir("/proc");
-    if (!d)
+    DIR *d = pids ? opendir("/proc") : NULL;
+    if (!d) {
+        free(pids);
         return 0;
+    }
     struct dirent *e;
-    while ((e = readdir(d)) && n < (int)(sizeof pids / sizeof pids[0])) {
+    while ((e = readdir(d)) && n < MAX_PROCS) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
         int pid = atoi(e->d_name);
@@ -95,6 +98,7 @@ static int descendants(int root, int *out, int max)
             p = next;
         }
     }
+    free(pids);
     return found;
 }
 
@@ -103,6 +107,22 @@ static double wall_clock(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Resident bytes of PID and, if asked, of all its descendants. */
+static long long sample_tree(int pid, bool children)
+{
+    long long total = rss_of_pid(pid);
+    if (total >= 0 && children) {
+        int kids[MAX_TREE];
+        int n = descendants(pid ? pid : (int)getpid(), kids, MAX_TREE);
+        for (int i = 0; i < n; i++) {
+            long long r = rss_of_pid(kids[i]);
+            if (r > 0)
+                total += r;
+        }
+    }
+    return total;
 }
 
 /* ---- the functions ---- */
@@ -127,17 +147,7 @@ static PyObject *c_rss_of(PyObject *self, PyObject *const *args, Py_ssize_t narg
     long long pid = 0, children = 0;
     if (!int_arg(args, nargs, 0, &pid) || !int_arg(args, nargs, 1, &children))
         return NULL;
-    long long total = rss_of_pid((int)pid);
-    if (total >= 0 && children) {
-        static int kids[MAX_TREE];
-        int n = descendants(pid ? (int)pid : (int)getpid(), kids, MAX_TREE);
-        for (int i = 0; i < n; i++) {
-            long long r = rss_of_pid(kids[i]);
-            if (r > 0)
-                total += r;
-        }
-    }
-    return py.Long_FromLongLong(total);
+    return py.Long_FromLongLong(sample_tree((int)pid, children != 0));
 }
 
 /* children_rss(pid) -> [(child pid, bytes)...] of pid's descendants */
@@ -146,7 +156,7 @@ static PyObject *c_children_rss(PyObject *self, PyObject *const *args, Py_ssize_
     long long pid = 0;
     if (!int_arg(args, nargs, 0, &pid))
         return NULL;
-    static int kids[MAX_TREE];
+    int kids[MAX_TREE];
     int n = descendants(pid ? (int)pid : (int)getpid(), kids, MAX_TREE);
     PyObject *list = py.List_New(0);
     for (int i = 0; list && i < n; i++) {
@@ -220,11 +230,127 @@ static PyObject *c_peak_since_mark(PyObject *self, PyObject *const *args, Py_ssi
     return py.Long_FromLongLong(hwm > now ? hwm : now);
 }
 
+/* ---- sampling a process while a function runs (memory_usage) ---- */
+
+/* One sampling at a time, as memory_profiler's MemTimer: the samples of
+ * the running process (or another pid), its tree summed if asked, every
+ * interval, in a thread of the agent's so that the function runs on. */
+static struct {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    int pid;
+    bool children;
+    double interval;
+    long long *bytes;
+    double *when;
+    size_t n, cap;
+} timer = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static void take_sample(void)
+{
+    if (timer.n == timer.cap) {
+        size_t cap = timer.cap ? 2 * timer.cap : 256;
+        long long *b = realloc(timer.bytes, cap * sizeof *b);
+        if (b)
+            timer.bytes = b;
+        double *w = b ? realloc(timer.when, cap * sizeof *w) : NULL;
+        if (w)
+            timer.when = w;
+        if (!b || !w)
+            return;
+        timer.cap = cap;
+    }
+    timer.bytes[timer.n] = sample_tree(timer.pid, timer.children);
+    timer.when[timer.n] = wall_clock();
+    timer.n++;
+}
+
+static void *timer_main(void *arg)
+{
+    pthread_mutex_lock(&timer.lock);
+    for (;;) {
+        take_sample();
+        if (timer.stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + timer.interval;
+        until.tv_sec = (time_t)t;
+        until.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+        while (!timer.stop && pthread_cond_timedwait(&timer.wake, &timer.lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&timer.lock);
+    return NULL;
+}
+
+/* timer_start(pid, interval, children): the first sample now, then one
+ * every interval until timer_stop() */
+static PyObject *c_timer_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long pid = 0, children = 0;
+    double interval = nargs >= 2 ? py.Float_AsDouble(args[1]) : -1;
+    if (!int_arg(args, nargs, 0, &pid) || !int_arg(args, nargs, 2, &children)
+        || (interval == -1 && py.Err_Occurred()))
+        return NULL;
+    if (timer.running) {
+        py.Err_SetString(*py.ExcValueError, "memprof: a memory_usage sampling is already running");
+        return NULL;
+    }
+    timer.pid = (int)pid;
+    timer.children = children != 0;
+    timer.interval = interval > 1e-6 ? interval : 1e-6;
+    timer.stop = false;
+    timer.n = 0;
+    take_sample();
+    if (pthread_create(&timer.thread, NULL, timer_main, NULL) != 0) {
+        py.Err_SetString(*py.ExcOSError, "memprof: cannot start the sampling thread");
+        return NULL;
+    }
+    timer.running = true;
+    return pyapi_none();
+}
+
+/* timer_stop() -> [(bytes, seconds since the epoch), ...], with one last
+ * sample taken now */
+static PyObject *c_timer_stop(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (timer.running) {
+        PyThreadState *st = py.Eval_SaveThread();
+        pthread_mutex_lock(&timer.lock);
+        timer.stop = true;
+        pthread_cond_signal(&timer.wake);
+        pthread_mutex_unlock(&timer.lock);
+        pthread_join(timer.thread, NULL);
+        py.Eval_RestoreThread(st);
+        timer.running = false;
+    }
+    PyObject *list = py.List_New(0);
+    for (size_t i = 0; list && i < timer.n; i++) {
+        PyObject *a = py.Long_FromLongLong(timer.bytes[i]), *b = py.Float_FromDouble(timer.when[i]);
+        PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
+        int ok = t ? py.List_Append(list, t) : -1;
+        PyObject *refs[] = { a, b, t };
+        for (int k = 0; k < 3; k++)
+            if (refs[k])
+                py.DecRef(refs[k]);
+        if (ok < 0) {
+            py.DecRef(list);
+            list = NULL;
+        }
+    }
+    timer.n = 0;
+    return list;
+}
+
 #define METHOD(name) { #name, (PyCFunction)(void (*)(void))c_##name, METH_FASTCALL, NULL }
 
 static PyMethodDef methods[] = {
     METHOD(rss_now), METHOD(rss_of), METHOD(children_rss), METHOD(now), METHOD(sleep),
-    METHOD(peak_mark), METHOD(peak_since_mark),
+    METHOD(peak_mark), METHOD(peak_since_mark), METHOD(timer_start), METHOD(timer_stop),
     { NULL, NULL, 0, NULL },
 };
 

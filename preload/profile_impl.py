@@ -12,20 +12,10 @@ class _Profile:
     def __call__(self, func=None, precision=1, **options):
         if func is None:
             return lambda f: self(f, precision)
-        if not _c.recording():
+        if not _register_function(func) or _minor >= 12:
+            # 3.12+: sys.monitoring delivers the events of these code objects only.
             return func
-        code = getattr(func, "__code__", None)
-        if type(code) is not type(_load.__code__):
-            _c.notice("Could not extract a code object for the object %r" % (func,))
-            return func
-        if _minor >= 12 and not _c.monitor_start():
-            return func
-        _c.register(code, getattr(func, "__qualname__", code.co_name), _c.block(code))
-        if _minor >= 12:
-            # sys.monitoring delivers the events of these code objects only.
-            _c.monitor_watch(code)
-            return func
-        return _c.wraps(_wrapper(func, code.co_flags, _c.enter, _c.leave), func)
+        return _c.wraps(_wrapper(func, func.__code__.co_flags, _c.enter, _c.leave), func)
 
     def enable_by_count(self):
         if _minor < 12:
@@ -34,6 +24,23 @@ class _Profile:
     def disable_by_count(self):
         if _minor < 12:
             _c.leave()
+
+
+def _register_function(func):
+    # What @profile does but the wrapper: whether func's lines will be
+    # recorded (up to 3.11, while tracing is on: _c.enter/_c.leave).
+    if not _c.recording():
+        return False
+    code = getattr(func, "__code__", None)
+    if type(code) is not type(_load.__code__):
+        _c.notice("Could not extract a code object for the object %r" % (func,))
+        return False
+    if _minor >= 12 and not _c.monitor_start():
+        return False
+    _c.register(code, getattr(func, "__qualname__", code.co_name), _c.block(code))
+    if _minor >= 12:
+        _c.monitor_watch(code)
+    return True
 
 
 def _wrapper(func, flags, enter, leave):

@@ -21,7 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agg.h"
 #include "inproc.h"
+#include "mp_table.h"
 #include "pyapi.h"
 #include "source_block.h"
 #include "trace.h"
@@ -32,6 +34,7 @@ extern const char memprof_bootstrap_py[];
 extern const char memprof_profile_impl_py[];
 extern const char memprof_profile_gen_py[];
 extern const char memprof_profile_select_py[];
+extern const char memprof_compat_py[];
 
 /* The Python side's namespace (bootstrap.py's globals), kept for good. */
 static PyObject *ns;
@@ -539,11 +542,189 @@ static PyObject *hook_abspath(PyObject *self, PyObject *const *args, Py_ssize_t 
     return result;
 }
 
+/* ---- memory_profiler's tables inside the process ---- */
+
+/* keep_tables(): the tables are kept in the process from now on */
+static PyObject *hook_keep_tables(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    trace_keep_tables();
+    return pyapi_none();
+}
+
+/* The table of a registered code (0 if it is not one). */
+static uint32_t table_of(PyObject *code)
+{
+    uint32_t id = pyapi_is_code(code) ? trace_code_lookup(code) : 0;
+    return id ? trace_code_top(id) : 0;
+}
+
+/* table_reset(code): a new table for a registered code, as a new
+ * LineProfiler has */
+static PyObject *hook_table_reset(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t top = nargs == 1 ? table_of(args[0]) : 0;
+    if (top)
+        agg_reset_table(top);
+    return pyapi_none();
+}
+
+static bool append_text(PyObject *list, const char *s, size_t n)
+{
+    PyObject *str = py.Unicode_DecodeFSDefaultAndSize(s, (Py_ssize_t)n);
+    int r = str ? py.List_Append(list, str) : -1;
+    if (str)
+        py.DecRef(str);
+    return r == 0;
+}
+
+/* table_text(code, precision) -> [str, ...]: memory_profiler's table of a
+ * registered code, in the pieces its show_results writes (the heading, the
+ * header, the rule, each row, the closing blank lines), or None if none of
+ * its lines was measured. The layout is table/mp_table.c's. */
+static PyObject *hook_table_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t top = nargs == 2 ? table_of(args[0]) : 0;
+    long precision = nargs == 2 ? py.Long_AsLong(args[1]) : -1;
+    if (precision == -1 && py.Err_Occurred())
+        return NULL;
+    if (precision < 0 || precision > 15)
+        precision = 1;
+    int first, last;
+    const agg_row_t *rows = top ? agg_table_rows(top, &first, &last) : NULL;
+    bool measured = false;
+    for (int i = 0; rows && i <= last - first; i++)
+        measured = measured || rows[i].count > 0;
+    if (!measured)
+        return pyapi_none();
+
+    PyObject *filename = py.Object_GetAttrString(args[0], "co_filename");
+    PyObject *fsname = filename ? py.Unicode_EncodeFSDefault(filename) : NULL;
+    char *path = NULL;
+    Py_ssize_t path_len = 0;
+    const struct source_text *text = NULL;
+    struct source_text *cached = NULL;
+    if (fsname && py.Bytes_AsStringAndSize(fsname, &path, &path_len) == 0
+        && strlen(path) == (size_t)path_len)
+        text = file_text(path);
+    if (!text && filename)
+        text = cached = cached_text(filename);
+    if (py.Err_Occurred())
+        py.Err_Clear();
+
+    PyObject *list = path ? py.List_New(0) : NULL;
+    char buf[4096];
+    bool ok = list != NULL;
+    if (ok) {
+        size_t n = strlen("Filename: ") + (size_t)path_len + 2;
+        char *heading = malloc(n + 1);
+        ok = heading && snprintf(heading, n + 1, "Filename: %s\n\n", path) >= 0
+             && append_text(list, heading, n);
+        free(heading);
+    }
+    if (ok) {
+        int n = mp_format_header(buf, sizeof buf, "");
+        /* memory_profiler writes the header and its rule separately. */
+        const char *rule = strchr(buf, '\n') + 1;
+        ok = append_text(list, buf, (size_t)(rule - buf))
+             && append_text(list, rule, (size_t)n - (size_t)(rule - buf));
+    }
+    for (int line = first; ok && line <= last; line++) {
+        const agg_row_t *r = &rows[line - first];
+        int n = mp_format_row(buf, sizeof buf, line, r->count > 0, r->max, r->inc, r->count,
+                              (int)precision, "", "", "", 0);
+        const char *src = "\n";
+        size_t len = 1;
+        (void)source_text_line(text, line, &src, &len);
+        size_t total = (size_t)n + len;
+        char *row = malloc(total);
+        ok = row != NULL;
+        if (ok) {
+            memcpy(row, buf, (size_t)n);
+            memcpy(row + n, src, len);
+            ok = append_text(list, row, total);
+        }
+        free(row);
+    }
+    ok = ok && append_text(list, "\n\n", 2);
+    source_text_free(cached);
+    if (fsname)
+        py.DecRef(fsname);
+    if (filename)
+        py.DecRef(filename);
+    if (!ok) {
+        if (list)
+            py.DecRef(list);
+        if (!py.Err_Occurred())
+            py.Err_SetString(*py.ExcValueError, "memprof: cannot format the table");
+        return NULL;
+    }
+    return list;
+}
+
+/* launcher() -> whether the memprof launcher runs this program (it prints
+ * the tables at the end, from the trace) */
+static PyObject *hook_launcher(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *v = getenv("MEMPROF_LAUNCHER");
+    return py.Long_FromUnsignedLong(v && strcmp(v, "1") == 0);
+}
+
+/* ---- memory_profiler, served by memprof (compat.py) ---- */
+
+static bool compat_on;      /* MEMPROF_COMPAT is not 0 */
+
+/* At the "import" audit event: C's import of a name not in sys.modules
+ * raises it just before importlib looks the name up in sys.modules again,
+ * so a module put there now is what the import statement gets. Nothing is
+ * added to sys.meta_path, and a program that never imports memory_profiler
+ * sees nothing. */
+void pyside_import_event(PyObject *args)
+{
+    if (!compat_on || !ns || !args || !PyTuple_Check(args) || py.Tuple_Size(args) < 1)
+        return;
+    PyObject *name = py.Tuple_GetItem(args, 0);
+    Py_ssize_t len;
+    const char *s = name && PyUnicode_Check(name) ? py.Unicode_AsUTF8AndSize(name, &len) : NULL;
+    if (!s || len != 15 || memcmp(s, "memory_profiler", 15) != 0) {
+        if (py.Err_Occurred())
+            py.Err_Clear();
+        return;
+    }
+    PyObject *modules = py.Sys_GetObject("modules");
+    if (!modules || !PyDict_Check(modules) || py.Dict_GetItemString(modules, "memory_profiler"))
+        return;
+    PyObject *module = py.Module_New("memory_profiler");
+    PyObject *dict = module ? py.Object_GetAttrString(module, "__dict__") : NULL;
+    PyObject *minor = py.Long_FromUnsignedLong((unsigned long)py.minor);
+    PyObject *sys = py.Dict_GetItemString(ns, "_sys");
+    PyObject *code = NULL, *result = NULL;
+    bool ok = dict && minor && sys
+              && py.Dict_SetItemString(dict, "__builtins__", py.Eval_GetBuiltins()) == 0
+              && py.Dict_SetItemString(dict, "__file__", py.None) == 0
+              && py.Dict_SetItemString(dict, "_c", c_module) == 0
+              && py.Dict_SetItemString(dict, "_ns", ns) == 0
+              && py.Dict_SetItemString(dict, "_minor", minor) == 0
+              && py.Dict_SetItemString(dict, "_sys", sys) == 0
+              && (code = py.CompileStringExFlags(memprof_compat_py, "<memprof: memory_profiler>",
+                                                 Py_file_input, NULL, -1))
+              && (result = py.Eval_EvalCode(code, dict, dict))
+              && py.Dict_SetItemString(modules, "memory_profiler", module) == 0;
+    PyObject *refs[] = { result, code, minor, dict, module };
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        if (refs[i])
+            py.DecRef(refs[i]);
+    if (!ok) {
+        py.Err_Clear();
+        warn("cannot serve memory_profiler; the import goes on as without memprof");
+    }
+}
+
 #define METHOD(name) { #name, (PyCFunction)(void (*)(void))hook_##name, METH_FASTCALL, NULL }
 
 static PyMethodDef methods[] = {
     METHOD(load), METHOD(block), METHOD(wraps), METHOD(notice), METHOD(abspath),
     METHOD(monitor_start), METHOD(monitor_watch), METHOD(monitor_watch_starts),
+    METHOD(keep_tables), METHOD(table_reset), METHOD(table_text), METHOD(launcher),
     { NULL, NULL, 0, NULL },
 };
 
@@ -581,6 +762,8 @@ static PyObject *selection(void)
 
 bool pyside_install(void)
 {
+    const char *compat = getenv("MEMPROF_COMPAT");
+    compat_on = !(compat && strcmp(compat, "0") == 0);
     PyObject *modules = py.Sys_GetObject("modules");
     PyObject *sys = modules && PyDict_Check(modules) ? py.Dict_GetItemString(modules, "sys") : NULL;
     PyObject *c = py.Module_New("memprof");

@@ -16,5 +16,9 @@ bool pyside_install(void);
  * pyside_install succeeded): what the Python package reaches through
  * memprof_attach (preload/agent.c). */
 PyObject *pyside_namespace(void);
+/* The "import" audit event's arguments: serves memory_profiler from
+ * compat.py (unless MEMPROF_COMPAT=0). GIL held; the caller keeps any
+ * pending exception. */
+void pyside_import_event(PyObject *args);
 
 #endif

@@ -9,48 +9,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mp_table.h"
 #include "rank.h"
 
-static const char header_start[] = "Line #    Mem usage    Increment";
 static const char header_peak[] = "         Peak";
 static const char header_heap[] = "    Allocated        Freed    Heap peak";
-static const char header_end[] = "  Occurrences   Line Contents";
 
 static void write_header(FILE *out, const render_options_t *o)
 {
-    size_t width = strlen(header_start) + strlen(header_end);
+    char extra[sizeof header_peak + sizeof header_heap] = "", buf[256];
 
-    fputs(header_start, out);
-    if (o->peak) {
-        fputs(header_peak, out);
-        width += strlen(header_peak);
-    }
-    if (o->heap) {
-        fputs(header_heap, out);
-        width += strlen(header_heap);
-    }
-    fputs(header_end, out);
-    fputc('\n', out);
-    while (width--)
-        fputc('=', out);
-    fputc('\n', out);
+    if (o->peak)
+        strcat(extra, header_peak);
+    if (o->heap)
+        strcat(extra, header_heap);
+    mp_format_header(buf, sizeof buf, extra);
+    fputs(buf, out);
 }
 
-/* One optional column: " %12s" of a byte count in MiB, or blanks. */
-static void write_bytes_cell(FILE *out, bool has, long long bytes, int precision)
+/* One optional column appended to BUF (of CAP, holding a string): " %12s"
+ * of a byte count in MiB, or blanks. */
+static void add_bytes_cell(char *buf, size_t cap, bool has, long long bytes, int precision)
 {
     char cell[400];
+    size_t n = strlen(buf);
 
     if (!has) {
-        fprintf(out, "%13s", "");
+        snprintf(buf + n, cap - n, "%13s", "");
         return;
     }
     render_mib(cell, sizeof cell, (double)bytes / 1048576.0, precision);
-    fprintf(out, " %12s", cell);
+    snprintf(buf + n, cap - n, " %12s", cell);
 }
 
-/* The Increment cell, coloured by its sign as printed. */
-static void write_increment(FILE *out, const char *inc, double value, const render_options_t *o)
+/* The Increment cell's colour, by its sign as printed. */
+static const char *increment_colour(double value, const render_options_t *o)
 {
     double unit = 0.5;
     int i;
@@ -58,21 +51,20 @@ static void write_increment(FILE *out, const char *inc, double value, const rend
     for (i = 0; i < o->precision; i++)
         unit /= 10;
     if (o->colour && (value >= unit || value <= -unit))
-        fprintf(out, " %s%12s%s", value < 0 ? COLOUR_SHRINK : COLOUR_GROW, inc, COLOUR_OFF);
-    else
-        fprintf(out, " %12s", inc);
+        return value < 0 ? COLOUR_SHRINK : COLOUR_GROW;
+    return "";
 }
 
 int render_mib(char *buf, size_t cap, double mib, int precision)
 {
-    return snprintf(buf, cap, "%*.*f MiB", precision + 4, precision, mib);
+    return mp_format_mib(buf, cap, mib, precision);
 }
 
 void render_function_table(FILE *out, const func_table_t *t, const char *filename,
                            const source_file_t *src, const render_options_t *o)
 {
-    /* A double has at most 309 integer digits; 15 decimals, sign, " MiB". */
-    char mem[400], inc[400];
+    /* A row's cells: at most 4 values of 400 bytes each, 2 colours. */
+    char extra[4 * 400], cells_buf[8 * 400];
     int first, last;
     long long line;
 
@@ -94,25 +86,23 @@ void render_function_table(FILE *out, const func_table_t *t, const char *filenam
         size_t len;
 
         if (row) {
-            render_mib(mem, sizeof mem, row->max, o->precision);
-            render_mib(inc, sizeof inc, row->inc, o->precision);
-            fprintf(out, "%6lld %12s", line, mem);
-            write_increment(out, inc, row->inc, o);
+            /* The optional columns, between Increment and Occurrences. */
+            extra[0] = 0;
             if (o->peak)
-                write_bytes_cell(out, row->has_peak, row->peak, o->precision);
+                add_bytes_cell(extra, sizeof extra, row->has_peak, row->peak, o->precision);
             if (o->heap) {
-                write_bytes_cell(out, row->has_heap, (long long)row->alloc, o->precision);
-                write_bytes_cell(out, row->has_heap, (long long)row->freed, o->precision);
-                write_bytes_cell(out, row->has_heap, row->heap_peak, o->precision);
+                add_bytes_cell(extra, sizeof extra, row->has_heap, (long long)row->alloc, o->precision);
+                add_bytes_cell(extra, sizeof extra, row->has_heap, (long long)row->freed, o->precision);
+                add_bytes_cell(extra, sizeof extra, row->has_heap, row->heap_peak, o->precision);
             }
-            fprintf(out, "  %10llu   ", row->count);
+            const char *on = increment_colour(row->inc, o);
+            mp_format_row(cells_buf, sizeof cells_buf, line, true, row->max, row->inc, row->count,
+                          o->precision, on, *on ? COLOUR_OFF : "", extra, 0);
         } else {
-            fprintf(out, "%6lld%41s", line, "");
-            if (o->peak)
-                fprintf(out, "%13s", "");
-            if (o->heap)
-                fprintf(out, "%39s", "");
+            mp_format_row(cells_buf, sizeof cells_buf, line, false, 0, 0, 0, o->precision, "", "",
+                          "", (o->peak ? 13 : 0) + (o->heap ? 39 : 0));
         }
+        fputs(cells_buf, out);
         /* The line's own newline is not part of text. */
         if (src && source_line(src, (int)line, &text, &len))
             text_terminal(out, text, len);

@@ -1,9 +1,10 @@
 /*
- * table: the aggregation rule of memory_profiler 0.61 (CodeMap.trace),
- * reproduced operation for operation so that the doubles come out bit for
- * bit the same: inc += sample - base, in that order.
+ * table: one function's rows, filled by memory_profiler 0.61's rule
+ * (CodeMap.trace), which table/mp_table.c implements for the agent and the
+ * report alike.
  */
 #include "table.h"
+#include "mp_table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ static line_row_t *row_for(func_table_t *t, int line, int *why)
 int table_record_line(func_table_t *t, int line, int prev_line, double mem)
 {
     const line_row_t *prev = prev_line ? table_row(t, prev_line) : NULL;
-    double base = prev ? prev->max : 0;
+    double base = mp_base(prev != NULL, prev ? prev->max : 0);
 
     return table_record_delta(t, line, mem, mem - base);
 }
@@ -117,12 +118,9 @@ int table_record_delta(func_table_t *t, int line, double mem, double delta)
     row = row_for(t, line, &why);
     if (!row)
         return why;
-    row->inc += delta;
-    if (mem > row->max)
-        row->max = mem;
+    mp_charge(&row->inc, &row->max, &row->count, mem, delta);
     if (mem > t->highest)
         t->highest = mem;
-    row->count++;
     if (!t->measured || line < t->min_seen)
         t->min_seen = line;
     if (!t->measured || line > t->max_seen)
