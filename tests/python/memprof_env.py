@@ -2,6 +2,7 @@
 out (python/memprof/ with the built agent and commands in memprof/_lib/),
 and the environment that imports it from there."""
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,3 +30,13 @@ def package_env(tree, **extra):
     env["PYTHONPATH"] = str(tree) + (os.pathsep + path if path else "")
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def pyenv_python(minor):
+    """The newest pyenv interpreter 3.<minor>.x, or None."""
+    root = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")) / "versions"
+    found = sorted(root.glob("3.%d.*" % minor), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
+    for v in reversed(found):
+        if (v / "bin" / "python").exists():
+            return str(v / "bin" / "python")
+    return None

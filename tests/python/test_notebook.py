@@ -1,17 +1,24 @@
 """The IPython extension in a real Jupyter kernel: a notebook is executed
 with nbclient in Debian's ipykernel and each cell's output is checked.
+The same cells also run in IPython's InteractiveShell on pyenv's 3.12 and
+3.13 (where memprof traces through sys.monitoring; Debian's IPython is
+pure Python and runs there from a directory of links to its packages, the
+kernel's zmq does not).
 
 Facts that hold on any machine: which rows a table has, their source text
 and Occurrences, and the increment of an allocation of known size within
 a tolerance; never an absolute RSS.
 """
+import json
 import os
 import re
-import sys
+import subprocess
+import types
+from pathlib import Path
 
 import pytest
 
-from memprof_env import package_env, package_tree
+from memprof_env import package_env, package_tree, pyenv_python
 
 nbformat = pytest.importorskip("nbformat", reason="SKIPPED LOUDLY: python3-nbformat is not installed")
 nbclient = pytest.importorskip("nbclient", reason="SKIPPED LOUDLY: python3-nbclient is not installed")
@@ -89,10 +96,58 @@ def stderr_of(cell):
     return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
 
 
-@pytest.fixture(scope="module")
-def notebook(tmp_path_factory):
+DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+IPYTHON_PACKAGES = ["IPython", "traitlets", "pygments", "prompt_toolkit", "jedi", "parso", "pexpect",
+                    "ptyprocess", "decorator.py", "backcall", "stack_data", "executing", "asttokens",
+                    "pure_eval", "matplotlib_inline", "pickleshare.py", "wcwidth", "six.py"]
+
+# Runs the cells (argv[1], JSON) in an InteractiveShell; writes each
+# cell's stdout, stderr and whether it raised (a UsageError aside) to
+# argv[2], as a notebook's outputs.
+SHELL = r'''
+import contextlib, io, json, sys
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance(colors="NoColor")
+outputs = {}
+for name, src in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        result = ip.run_cell(src, store_history=True)
+    raised = result.error_in_exec
+    outputs[name] = [{"output_type": "stream", "name": "stdout", "text": out.getvalue()},
+                     {"output_type": "stream", "name": "stderr", "text": err.getvalue()}]
+    if raised is not None and not isinstance(raised, UsageError):
+        outputs[name].append({"output_type": "error", "traceback": [out.getvalue()]})
+with open(sys.argv[2], "w") as f:
+    json.dump(outputs, f)
+'''
+
+
+def in_a_shell(exe, tmp, tree, links):
+    env = package_env(tree)
+    env["PYTHONPATH"] += os.pathsep + str(links)
+    result = tmp / "outputs.json"
+    done = subprocess.run([exe, "-c", SHELL, json.dumps(list(CELLS.items())), str(result)],
+                          cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {name: types.SimpleNamespace(outputs=[types.SimpleNamespace(**o) for o in outs])
+            for name, outs in json.loads(result.read_text()).items()}
+
+
+@pytest.fixture(scope="module", params=["kernel-debian-3.11", "shell-pyenv-3.12", "shell-pyenv-3.13"])
+def notebook(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb")
     tree = package_tree(tmp_path_factory.mktemp("pkg"))
+    if request.param.startswith("shell"):
+        exe = pyenv_python(int(request.param.split(".")[1]))
+        if exe is None:
+            pytest.skip("SKIPPED LOUDLY: no pyenv Python %s" % request.param[12:])
+        links = tmp_path_factory.mktemp("debian-ipython")
+        for name in IPYTHON_PACKAGES:
+            if (DIST_PACKAGES / name).exists():
+                (links / name).symlink_to(DIST_PACKAGES / name)
+        return in_a_shell(exe, tmp, tree, links)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src, metadata={"name": name}) for name, src in CELLS.items()]
     env = package_env(tree)
@@ -119,7 +174,7 @@ def test_mprun_table_of_a_function_defined_in_a_cell(notebook):
     out = stdout_of(notebook["mprun"])
     table = rows(out)
     filename = out.split("\n")[0][len("Filename: "):]
-    assert filename.endswith(".py") and not os.path.exists(filename)  # the cell's name in linecache
+    assert not os.path.exists(filename)  # the name IPython gave the cell in linecache
     assert sorted(table) == [1, 2, 3, 4, 5, 6]
     assert [table[n][3] for n in range(1, 7)] == [
         "def build(n):", "    kept = [1] * (10 ** 6)", "    # a comment row",

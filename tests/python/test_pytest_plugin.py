@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from memprof_env import package_env, package_tree
+from memprof_env import package_env, package_tree, pyenv_python
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
@@ -102,15 +102,6 @@ COSTS = textwrap.dedent('''\
         data = [0] * (n * 10 ** 6)
         assert data
     ''')
-
-
-def pyenv_python(minor):
-    root = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")) / "versions"
-    found = sorted(root.glob("3.%d.*" % minor), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
-    for v in reversed(found):
-        if (v / "bin" / "python").exists():
-            return str(v / "bin" / "python")
-    return None
 
 
 @pytest.fixture(scope="module", params=["debian-3.11", "pyenv-3.12", "pyenv-3.13"])
