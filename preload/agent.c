@@ -409,6 +409,13 @@ __attribute__((constructor)) static void agent_load(void)
     /* Even with bad settings @profile must exist (as a no-op), or the
      * program would fail with a NameError. */
     agent.configured = configure();
+    /* Loaded into a running interpreter (`import memprof`): the allocator
+     * was bound before us, so there is no heap to account. */
+    if (agent.heap && py.IsInitialized()) {
+        warn("heap accounting (MEMPROF_HEAP=1) needs the agent from the start of the process "
+             "(the memprof launcher or LD_PRELOAD); recording without it");
+        agent.heap = false;
+    }
     absolute_preload();
     py.Mem_GetAllocator(PYMEM_DOMAIN_RAW, &agent.raw_at_load);
     if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)

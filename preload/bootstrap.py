@@ -55,17 +55,40 @@ class _LazyProfile:
         return "<memprof profile>"
 
 
+# The code objects registered through profile, in order: what the Python
+# package's memprof.table() prints when given no function.
+_registered_codes = []
+
+
 # What the Python package (python/memprof/__init__.py) calls.
 def _public_register(func):
+    _c.keep_tables()
     return _load()(func)
 
 
+def _public_codes(funcs):
+    if not funcs:
+        return list(_registered_codes)
+    codes = []
+    for f in funcs:
+        # The wrapper @profile returns (up to 3.11) is not the code profiled.
+        g = f
+        while getattr(g, "__code__", None) not in _registered_codes and hasattr(g, "__wrapped__"):
+            g = g.__wrapped__
+        codes.append(getattr(g, "__code__", g))
+    return codes
+
+
 def _public_table(funcs, precision):
-    raise NotImplementedError("memprof.table: not yet")
+    out = []
+    for code in _public_codes(funcs):
+        out.extend(_c.table_text(code, precision) or ())
+    return "".join(out)
 
 
 def _public_reset(funcs):
-    raise NotImplementedError("memprof.reset: not yet")
+    for code in _public_codes(funcs):
+        _c.table_reset(code)
 
 
 def _install():

@@ -92,6 +92,13 @@ class LineProfiler:
         self._count = 0
         _c.keep_tables()
 
+    @property
+    def code_map(self):
+        # {code: {line: (increment, mem usage, occurrences)}} of the measured
+        # lines, as memory_profiler's CodeMap holds them (a snapshot).
+        return {f.__code__: {line: (inc, mem, n) for line, inc, mem, n in _c.table_rows(f.__code__)}
+                for f in self.functions}
+
     def __call__(self, func=None, precision=1):
         if func is None:
             return lambda f: self(f, precision=precision)

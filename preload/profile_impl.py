@@ -40,6 +40,8 @@ def _register_function(func):
     _c.register(code, getattr(func, "__qualname__", code.co_name), _c.block(code))
     if _minor >= 12:
         _c.monitor_watch(code)
+    if code not in _registered_codes:
+        _registered_codes.append(code)
     return True
 
 

@@ -661,6 +661,35 @@ static PyObject *hook_table_text(PyObject *self, PyObject *const *args, Py_ssize
     return list;
 }
 
+/* table_rows(code) -> [(line, increment, mem usage, occurrences), ...] of
+ * the measured lines of a registered code's table, in line order (MiB) */
+static PyObject *hook_table_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t top = nargs == 1 ? table_of(args[0]) : 0;
+    int first = 0, last = -1;
+    const agg_row_t *rows = top ? agg_table_rows(top, &first, &last) : NULL;
+    PyObject *list = py.List_New(0);
+    for (int line = first; list && rows && line <= last; line++) {
+        const agg_row_t *r = &rows[line - first];
+        if (!r->count)
+            continue;
+        PyObject *v[4] = { py.Long_FromLongLong(line), py.Float_FromDouble(r->inc),
+                           py.Float_FromDouble(r->max), py.Long_FromLongLong((long long)r->count) };
+        PyObject *t = v[0] && v[1] && v[2] && v[3] ? py.Tuple_Pack(4, v[0], v[1], v[2], v[3]) : NULL;
+        int ok = t ? py.List_Append(list, t) : -1;
+        for (int k = 0; k < 4; k++)
+            if (v[k])
+                py.DecRef(v[k]);
+        if (t)
+            py.DecRef(t);
+        if (ok < 0) {
+            py.DecRef(list);
+            list = NULL;
+        }
+    }
+    return list;
+}
+
 /* launcher() -> whether the memprof launcher runs this program (it prints
  * the tables at the end, from the trace) */
 static PyObject *hook_launcher(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -724,7 +753,8 @@ void pyside_import_event(PyObject *args)
 static PyMethodDef methods[] = {
     METHOD(load), METHOD(block), METHOD(wraps), METHOD(notice), METHOD(abspath),
     METHOD(monitor_start), METHOD(monitor_watch), METHOD(monitor_watch_starts),
-    METHOD(keep_tables), METHOD(table_reset), METHOD(table_text), METHOD(launcher),
+    METHOD(keep_tables), METHOD(table_reset), METHOD(table_text), METHOD(table_rows),
+    METHOD(launcher),
     { NULL, NULL, 0, NULL },
 };
 

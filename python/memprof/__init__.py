@@ -52,7 +52,10 @@ def _api():
 def start():
     """Loads the agent into this process if needed; True if it records."""
     ns = _agent.namespace()
-    return bool(ns) and bool(ns["_c"].recording())
+    if not ns or not ns["_c"].recording():
+        return False
+    ns["_c"].keep_tables()
+    return True
 
 
 def register(func):
@@ -64,11 +67,15 @@ class tracing:
     """``with memprof.tracing():`` the registered functions are traced."""
 
     def __enter__(self):
-        _api()["__builtins__"]["profile"].enable_by_count()
+        ns = _api()
+        if ns["_minor"] < 12:     # 3.12+ watches registered code always
+            ns["_c"].enter()
         return self
 
     def __exit__(self, *exc_info):
-        _api()["__builtins__"]["profile"].disable_by_count()
+        ns = _api()
+        if ns["_minor"] < 12:
+            ns["_c"].leave()
         return False
 
 

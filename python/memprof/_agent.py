@@ -31,6 +31,23 @@ _namespace = None
 _preloaded = None
 
 
+def _load_library():
+    # Loaded into a running program, the agent keeps its tables in the
+    # process (memprof.table) and writes no trace file unless MEMPROF_OUTPUT
+    # or MEMPROF_FD asks for one: its events go to /dev/null. The variable
+    # is set only while the constructor reads it.
+    env = os.environ
+    null_fd = None
+    if not env.get("MEMPROF_OUTPUT") and not env.get("MEMPROF_FD"):
+        null_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        env["MEMPROF_FD"] = str(null_fd)
+    try:
+        return ctypes.PyDLL(library_path(), mode=ctypes.RTLD_GLOBAL)
+    finally:
+        if null_fd is not None:
+            del env["MEMPROF_FD"]
+
+
 def _attach_function():
     global _preloaded
     try:
@@ -38,10 +55,11 @@ def _attach_function():
         _preloaded = True
     except AttributeError:
         _preloaded = False
-        attach = ctypes.PyDLL(library_path(), mode=ctypes.RTLD_GLOBAL).memprof_attach
+        attach = _load_library().memprof_attach
     attach.restype = ctypes.py_object
     attach.argtypes = []
     return attach
+
 
 
 def namespace():
