@@ -40,3 +40,21 @@ def pyenv_python(minor):
         if (v / "bin" / "python").exists():
             return str(v / "bin" / "python")
     return None
+
+
+DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+
+
+def pyenv_with_debian_packages(spec, names, where):
+    """For spec "pyenv-3.N": (pyenv's newest 3.N, a directory of links to
+    Debian's pure-Python packages names, made in where, to put on its
+    path). Skips, loudly, if pyenv has no 3.N."""
+    import pytest
+    minor = int(spec.split(".")[1])
+    exe = pyenv_python(minor)
+    if exe is None:
+        pytest.skip("SKIPPED LOUDLY: no pyenv Python 3.%d" % minor)
+    for name in names:
+        if (DIST_PACKAGES / name).exists():
+            (Path(where) / name).symlink_to(DIST_PACKAGES / name)
+    return exe, Path(where)

@@ -14,11 +14,10 @@ import os
 import re
 import subprocess
 import types
-from pathlib import Path
 
 import pytest
 
-from memprof_env import package_env, package_tree, pyenv_python
+from memprof_env import package_env, package_tree, pyenv_with_debian_packages
 
 nbformat = pytest.importorskip("nbformat", reason="SKIPPED LOUDLY: python3-nbformat is not installed")
 nbclient = pytest.importorskip("nbclient", reason="SKIPPED LOUDLY: python3-nbclient is not installed")
@@ -96,7 +95,6 @@ def stderr_of(cell):
     return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
 
 
-DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 IPYTHON_PACKAGES = ["IPython", "traitlets", "pygments", "prompt_toolkit", "jedi", "parso", "pexpect",
                     "ptyprocess", "decorator.py", "backcall", "stack_data", "executing", "asttokens",
                     "pure_eval", "matplotlib_inline", "pickleshare.py", "wcwidth", "six.py"]
@@ -140,13 +138,8 @@ def notebook(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb")
     tree = package_tree(tmp_path_factory.mktemp("pkg"))
     if request.param.startswith("shell"):
-        exe = pyenv_python(int(request.param.split(".")[1]))
-        if exe is None:
-            pytest.skip("SKIPPED LOUDLY: no pyenv Python %s" % request.param[12:])
-        links = tmp_path_factory.mktemp("debian-ipython")
-        for name in IPYTHON_PACKAGES:
-            if (DIST_PACKAGES / name).exists():
-                (links / name).symlink_to(DIST_PACKAGES / name)
+        exe, links = pyenv_with_debian_packages(request.param[6:], IPYTHON_PACKAGES,
+                                                tmp_path_factory.mktemp("debian-ipython"))
         return in_a_shell(exe, tmp, tree, links)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src, metadata={"name": name}) for name, src in CELLS.items()]

@@ -15,14 +15,12 @@ import os
 import re
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from memprof_env import package_env, package_tree, pyenv_python
+from memprof_env import package_env, package_tree, pyenv_with_debian_packages
 
 DEBIAN_PYTHON = "/usr/bin/python3"
-DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 # What Debian's pytest 7 imports, all pure Python.
 PYTEST_PACKAGES = ["_pytest", "pytest", "pluggy", "iniconfig", "packaging", "attr", "attrs", "py", "py.py"]
 
@@ -109,14 +107,7 @@ def python(request, tmp_path_factory):
     """(interpreter, directory to put on its path for pytest or None)."""
     if request.param == "debian-3.11":
         return DEBIAN_PYTHON, None
-    exe = pyenv_python(int(request.param.split(".")[1]))
-    if exe is None:
-        pytest.skip("SKIPPED LOUDLY: no pyenv Python %s" % request.param[6:])
-    links = tmp_path_factory.mktemp("debian-pytest")
-    for name in PYTEST_PACKAGES:
-        if (DIST_PACKAGES / name).exists():
-            (links / name).symlink_to(DIST_PACKAGES / name)
-    return exe, links
+    return pyenv_with_debian_packages(request.param, PYTEST_PACKAGES, tmp_path_factory.mktemp("debian-pytest"))
 
 
 @pytest.fixture(scope="module")
