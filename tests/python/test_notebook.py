@@ -59,6 +59,13 @@ CELLS = {
         "del chunk\n"
     ),
     "memprof_ns": "print(total, len(big))",
+    "memit_cell": "%%memit n = 10 ** 7; before = [1] * (5 * n)\nafter = [0] * n",
+    "memit_cell_ns": "print(len(before), len(after))",
+    "mprun_files": ("text = %mprun -r -T mprun.txt -f build build(1)\n"
+                    "print(open('mprun.txt').read() == text + '\\n', text.startswith('Filename: '))"),
+    "memprof_file": "%%memprof -p 3 -T cell.txt\nsmall = [0] * (10 ** 5)",
+    "memprof_file_ns": "print(open('cell.txt').read())",
+    "memprof_raises": "%%memprof\nbefore_error = 1\n1 / 0",
     "mprun_no_f": "%mprun build(1)",
     "memit_empty": "%memit",
 }
@@ -236,3 +243,36 @@ def test_usage_errors_say_what_is_missing(notebook):
     assert "UsageError: %mprun needs -f FUNCTION" in stderr_of(notebook["mprun_no_f"])
     assert stdout_of(notebook["mprun_no_f"]) == ""
     assert "UsageError: %memit needs a statement" in stderr_of(notebook["memit_empty"])
+
+
+def test_memit_cell_mode_measures_the_body_only(notebook):
+    m = MEMIT.match(stdout_of(notebook["memit_cell"]).strip())
+    assert m
+    # The first line's 38 MiB came before the baseline.
+    assert float(m[2]) == pytest.approx(LIST_MIB(10 ** 7), abs=3)
+    assert stdout_of(notebook["memit_cell_ns"]).split() == [str(5 * 10 ** 7), str(10 ** 7)]
+
+
+def test_mprun_returns_and_writes_its_tables(notebook):
+    out = stdout_of(notebook["mprun_files"])
+    assert out.rstrip().split("\n")[-1] == "True True"
+    assert "*** Profile printout saved to text file mprun.txt." in out
+
+
+def test_memprof_cell_magic_precision_and_file(notebook):
+    out = stdout_of(notebook["memprof_file"])
+    table = out.rstrip().split("\n")
+    assert table[-2:] == [l for l in table[-2:] if re.search(r"\d\.\d{3} MiB", l)]
+    assert table[-2].endswith("%%memprof -p 3 -T cell.txt")
+    assert stdout_of(notebook["memprof_file_ns"]).rstrip() == out.rstrip()
+
+
+def test_memprof_cell_magic_prints_the_table_of_a_cell_that_raised(notebook):
+    cell = notebook["memprof_raises"]
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert len(errors) == 1
+    out = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+    # (IPython's shell prints the traceback right after it, on stdout.)
+    assert out.startswith("Filename: ") and HEADER in out
+    measured = [m for m in map(MEASURED.match, out.split("\n")) if m]
+    assert [(int(m[1]), m[5]) for m in measured] == [(1, "%%memprof"), (2, "before_error = 1"), (3, "1 / 0")]
