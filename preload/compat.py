@@ -176,16 +176,18 @@ def show_results(prof, stream=None, precision=1):
 
 class LogFile:
     """A stream for show_results and profile(stream=...) that hands each
-    piece to the logging logger `name`; with reportIncrementFlag, only the
-    headings and the rows whose Increment is positive."""
+    piece to the logging logger `name` (at INFO); with reportIncrementFlag,
+    only the headings (Filename, the header line) and the rows whose
+    Increment is positive."""
 
-    def __init__(self, name, reportIncrementFlag=False):
+    def __init__(self, name=None, reportIncrementFlag=False):
         import logging
+        self._info = logging.INFO
         self.logger = logging.getLogger(name)
         self.reportIncrementFlag = reportIncrementFlag
 
     def _wanted(self, text):
-        if not self.reportIncrementFlag or text.startswith("Filename: "):
+        if not self.reportIncrementFlag or "Filename:" in text or "Line Contents" in text:
             return True
         cells = text.split("MiB")
         if len(cells) < 2:
@@ -195,9 +197,9 @@ class LogFile:
         except ValueError:
             return False
 
-    def write(self, text):
+    def write(self, text, level=None):
         if self._wanted(text):
-            self.logger.info(text)
+            self.logger.log(self._info if level is None else level, text)
 
     def flush(self):
         for handler in self.logger.handlers:
