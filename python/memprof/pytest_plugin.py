@@ -111,13 +111,12 @@ class _Session:
         if self.agent is not None:
             return self.agent
         import memprof
-        chosen = any(k in os.environ for k in _ENV_LOCK)
-        saved = None
+        chosen = any(os.environ.get(k) for k in _ENV_LOCK)
         if not chosen and not _already_in_process():
-            # The trace of a test run is the plugin's business: a temporary
-            # file, not memprof.PID.jsonl in the user's directory.
+            # The trace (the report ranks from it) is the plugin's business:
+            # a temporary file, not one in the user's directory. The
+            # variable is set only while the agent loads and reads it.
             self.own_dir = tempfile.mkdtemp(prefix="memprof-pytest-")
-            saved = os.environ.get("MEMPROF_OUTPUT")
             os.environ["MEMPROF_OUTPUT"] = os.path.join(self.own_dir, "memprof.%p.jsonl")
         try:
             self.agent = bool(memprof.start())
@@ -125,7 +124,7 @@ class _Session:
             self.agent = False
             self.problem = "memprof's agent could not be loaded: %s" % e
         finally:
-            if saved is None and self.own_dir:
+            if self.own_dir:
                 del os.environ["MEMPROF_OUTPUT"]
         if self.agent is False and self.problem is None:
             self.problem = "memprof's agent is not recording (see its warning on stderr)"

@@ -252,3 +252,25 @@ def test_memprof_option_prints_each_tests_costliest_lines(python, tree, tmp_path
     assert "(lines of all 2 tests of this function)" in out.stdout
     # The trace was the plugin's own: nothing left behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test_costs.py"]
+
+
+@pytest.mark.parametrize("text, size", [
+    ("24 MiB", 24 * 2 ** 20), ("24MiB", 24 * 2 ** 20), ("100 MB", 100 * 2 ** 20), ("1.5 gb", 1.5 * 2 ** 30),
+    ("512 kb", 512 * 1024), ("2 KiB", 2048), ("100 B", 100), ("+3 TB", 3 * 2 ** 40), (4096, 4096), ("7", 7)])
+def test_sizes_read_as_pytest_memray_reads_them(tree, text, size):
+    assert plugin_module(tree).parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "-5 MB", "24 XB", "MiB", "", None, True, -1])
+def test_sizes_refused(tree, text):
+    with pytest.raises(ValueError, match="is not a size"):
+        plugin_module(tree).parse_size(text)
+
+
+def plugin_module(tree):
+    # The plugin's module alone (it loads no agent when imported).
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("memprof_pytest_plugin", tree / "memprof" / "pytest_plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
