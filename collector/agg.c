@@ -14,11 +14,9 @@
  * kept; their events are charged to the deepest kept line. */
 #define STACK_MAX 512
 
-#define row agg_row
-
 struct table {
     int first, last;
-    struct row *rows;       /* last - first + 1 */
+    agg_row_t *rows;       /* last - first + 1 */
     bool dirty;
 };
 
@@ -80,7 +78,7 @@ bool agg_define_table(uint32_t top, int first, int last)
     return true;
 }
 
-static struct row *row_of(struct table *t, int line)
+static agg_row_t *row_of(struct table *t, int line)
 {
     if (line < t->first || line > t->last)
         return NULL;
@@ -90,11 +88,11 @@ static struct row *row_of(struct table *t, int line)
 /* memory_profiler's CodeMap.trace: charge line with the sample. */
 static void charge(struct table *t, int line, int prev, int64_t rss)
 {
-    struct row *r = row_of(t, line);
+    agg_row_t *r = row_of(t, line);
     if (!r)
         return;
     double mem = (double)rss / 1048576.0;
-    struct row *p = prev ? row_of(t, prev) : NULL;
+    agg_row_t *p = prev ? row_of(t, prev) : NULL;
     double base = mp_base(p && p->count, p ? p->max : 0);
     mp_charge(&r->inc, &r->max, &r->count, mem, mem - base);
     t->dirty = true;
@@ -105,39 +103,37 @@ void agg_event(int kind, uint32_t top, int line, int64_t rss)
     struct thread_state *ts = thread_state();
     if (!ts)
         return;
-#define tls (*ts)
-    if (tls.generation != generation) {
-        tls.generation = generation;
-        tls.prev = 0;
-        tls.depth = 0;
+    if (ts->generation != generation) {
+        ts->generation = generation;
+        ts->prev = 0;
+        ts->depth = 0;
     }
     struct table *t = top < ntables && tables[top].rows ? &tables[top] : NULL;
-    int *top_line = tls.depth > 0 ? &tls.stack[(tls.depth > STACK_MAX ? STACK_MAX : tls.depth) - 1] : NULL;
+    int *top_line = ts->depth > 0 ? &ts->stack[(ts->depth > STACK_MAX ? STACK_MAX : ts->depth) - 1] : NULL;
     int charged;
     switch (kind) {
     case TRACE_CALL:
-        if (tls.depth < STACK_MAX)
-            tls.stack[tls.depth] = line;
-        tls.depth++;
+        if (ts->depth < STACK_MAX)
+            ts->stack[ts->depth] = line;
+        ts->depth++;
         return;
     case TRACE_LINE:
         charged = top_line ? *top_line : line;
         if (t)
-            charge(t, charged, tls.prev, rss);
-        tls.prev = charged;
-        if (top_line && tls.depth <= STACK_MAX)
+            charge(t, charged, ts->prev, rss);
+        ts->prev = charged;
+        if (top_line && ts->depth <= STACK_MAX)
             *top_line = line;
         return;
     case TRACE_RETURN:
         charged = top_line ? *top_line : line;
-        if (tls.depth > 0)
-            tls.depth--;
+        if (ts->depth > 0)
+            ts->depth--;
         if (t)
-            charge(t, charged, tls.prev, rss);
-        tls.prev = charged;
+            charge(t, charged, ts->prev, rss);
+        ts->prev = charged;
         return;
     }
-#undef tls
 }
 
 const agg_row_t *agg_table_rows(uint32_t top, int *first, int *last)
@@ -171,7 +167,7 @@ void agg_write_snapshot(writer_t *w)
         writer_cstr(w, ",\"rows\":[");
         bool first = true;
         for (int line = t->first; line <= t->last; line++) {
-            const struct row *r = &t->rows[line - t->first];
+            const agg_row_t *r = &t->rows[line - t->first];
             if (!r->count)
                 continue;
             /* 17 significant digits read back as the same double. */

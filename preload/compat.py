@@ -227,6 +227,23 @@ def _children(pid):
     return [(i, mem / _MIB) for i, (_, mem) in enumerate(_c.children_rss(pid))]
 
 
+class _Command:
+    # The little of subprocess.Popen that memory_usage needs, without
+    # importing subprocess into the program.
+    def __init__(self, argv):
+        self._os = _sys.modules["os"]
+        self.pid = self._os.posix_spawnp(argv[0], list(argv), self._os.environ)
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = self._os.waitpid(self.pid, self._os.WNOHANG)
+            if pid == self.pid:
+                self.returncode = self._os.waitstatus_to_exitcode(status) \
+                    if hasattr(self._os, "waitstatus_to_exitcode") else status
+        return self.returncode
+
+
 def _write_sample(stream, mem, multiprocess, pid):
     stream.write("MEM {0:.6f} {1:.4f}\n".format(*mem))
     if multiprocess:
@@ -240,8 +257,9 @@ def memory_usage(proc=-1, interval=.1, timeout=None, timestamps=False,
                  retval=False, stream=None, backend=None, max_iterations=None):
     """memory_profiler's memory_usage, sampled by memprof's C code.
 
-    proc: -1 (this process), a pid, a subprocess.Popen, or a function given
-    as f, (f,), (f, args) or (f, args, kwargs). Returns the samples in MiB
+    proc: -1 (this process), a pid, a subprocess.Popen, a command (a list
+    of strings, started here), or a function given as f, (f,), (f, args) or
+    (f, args, kwargs). Returns the samples in MiB
     (with timestamps, (MiB, time) pairs; with max_usage, the largest only;
     with retval, (samples, the function's value)); None when written to
     stream."""
@@ -259,6 +277,9 @@ def memory_usage(proc=-1, interval=.1, timeout=None, timestamps=False,
             max_iter = max_iterations
     if callable(proc):
         proc = (proc, (), {})
+    if isinstance(proc, (list, tuple)) and proc and isinstance(proc[0], str):
+        # A command (memprof's addition): started here, sampled as a Popen.
+        proc = _Command(proc)
     if isinstance(proc, (list, tuple)):
         if len(proc) == 1:
             f, args, kw = proc[0], (), {}

@@ -104,3 +104,44 @@ def test_import_memprof_loads_the_agent(venv):
     assert r.stdout == 'True\n'
     # Loaded by dlopen: no LD_PRELOAD in the process or its children.
     assert 'LD_PRELOAD' not in r.stdout
+
+
+def test_import_memprof_tables_and_memory_profiler(venv):
+    # memprof's API in a process that did not start with the agent, and
+    # memory_profiler served from the agent (the venv has no memory_profiler).
+    env, work = venv
+    code = textwrap.dedent('''\
+        import memprof
+        memprof.start()
+
+        def grow():
+            a = [1] * (10 ** 6)
+            b = [2] * (2 * 10 ** 7)
+            del b
+            return a
+
+        grow = memprof.register(grow)
+        with memprof.tracing():
+            grow()
+        print(memprof.table(grow, precision=3), end="")
+        print("all", memprof.table() == memprof.table(grow))
+        memprof.reset()
+        print("reset", repr(memprof.table()))
+        memprof.mark_peak()
+        x = [0] * (3 * 10 ** 7)
+        del x
+        print("peak", memprof.peak() - memprof.rss() > 200)
+        from memory_profiler import memory_usage
+        print("memory_usage", type(memory_usage()).__name__)
+        ''')
+    (work / 'api.py').write_text(code)
+    r = run([str(env / 'bin' / 'python'), 'api.py'], cwd=work)
+    assert r.returncode == 0, r.stderr
+    tables = r.stdout.split('all ')[0]
+    assert tables.startswith('Filename: ') and 'a = [1] * (10 ** 6)' in tables
+    row = [l for l in tables.splitlines() if 'b = [2]' in l][0]
+    assert 150 < float(row.split()[3]) < 155, row
+    assert r.stdout.split('all ')[1].splitlines() == [
+        'True', "reset ''", 'peak True', 'memory_usage list']
+    # No trace file was written (none was asked for).
+    assert not list(work.glob('memprof.*.jsonl'))

@@ -33,7 +33,7 @@ if __name__ == '__main__':
     print('function saw the 229 MiB list', max(big) - big[0] > 150)
     print('callable', kind(memory_usage(lambda: work(10))))
     child = subprocess.Popen([sys.executable, '-c',
-                              'import time; x = [0] * (2 * 10 ** 7); time.sleep(1)'])
+                              'import time; x = [0] * (2 * 10 ** 7); time.sleep(.5)'])
     seen = memory_usage(child, interval=.1, include_children=True)
     child.wait()
     print('popen', kind(seen), max(seen) > 150)
