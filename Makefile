@@ -39,7 +39,7 @@ COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collecto
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo test check test-unit test-golden test-e2e test-report test-package install uninstall clean setup check-exports bench \
+.PHONY: all demo test check test-unit test-golden test-e2e test-report test-package test-frontends install uninstall clean setup check-exports bench \
         man test-man FORCE
 
 all: $(B)/libmemprof.so $(B)/memprof-report $(B)/memprof
@@ -119,7 +119,7 @@ demo: setup all
 	@echo "== $(B)/memprof-report examples/demo.jsonl"
 	cd examples && $(CURDIR)/$(B)/memprof-report demo.jsonl
 
-test: all check-exports test-unit test-golden test-e2e test-report test-package test-man test-robust-fast
+test: all check-exports test-unit test-golden test-e2e test-report test-package test-frontends test-man test-robust-fast
 
 check: test
 
@@ -139,6 +139,11 @@ test-report: $(B)/memprof-report
 # and installed into a fresh venv, each entry point run there.
 test-package: all
 	/usr/bin/python3 -m pytest -q -rs tests/package
+
+# The package's front ends: the IPython magics in a Jupyter kernel (and in
+# IPython's shell on pyenv 3.12, 3.13), the pytest plugin under pytest.
+test-frontends: all
+	/usr/bin/python3 -m pytest -q -rs tests/python
 
 # The docs the man pages point to go to DOCDIR.
 DOCS := README.rst docs/report-formats.rst docs/report-json-schema.json

@@ -8,7 +8,8 @@ set -eu
 
 packages="gcc make libc6-dev python3-dev libjansson-dev python3-pytest
 python3-memory-profiler python3-psutil python3-numpy python3-jsonschema chromium help2man
-python3-venv python3-setuptools python3-wheel python3-pip"
+python3-venv python3-setuptools python3-wheel python3-pip
+ipython3 python3-ipykernel python3-nbclient python3-nbformat"
 case "${1:-}" in
     "") ;;
     test-real) packages="$packages libpython3.11-testsuite python3-coverage" ;;

@@ -102,3 +102,10 @@ def mark_peak():
 def peak():
     """The largest RSS since the last mark_peak(), in MiB."""
     return _api()["_c"].peak_since_mark() / 1048576.0
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext memprof``: the magics %memit, %mprun and %%memprof
+    (memprof._ipython)."""
+    from memprof import _ipython
+    _ipython.load_ipython_extension(ipython)
