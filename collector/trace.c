@@ -250,7 +250,6 @@ static void write_header(void)
     writer_int(w, (int64_t)t0_ns);
     KEY(w, ",\"page_size\":");
     writer_int(w, sysconf(_SC_PAGESIZE));
-    header_rss = rss_source();
     KEY(w, ",\"rss\":\"");
     writer_cstr(w, rss_source_name(header_rss));
     KEY(w, "\"}\n");
@@ -262,6 +261,9 @@ static void write_header(void)
 static void open_section(void)
 {
     section_open = true;
+    /* Before the section's first byte: the trial opening takes a while,
+     * and a region with no header yet, left by a kill, is no trace. */
+    header_rss = rss_source();
     writer_begin_section(&writer);
     write_header();
     for (uint32_t i = 1; i <= nfiles; i++)
