@@ -318,9 +318,12 @@ static bool fold_rings(void)
         uint64_t tail = r->meta->data_tail;
         if (head == tail)
             continue;
-        if (head - tail > r->size)
+        /* A ring filled up to the last record's room has dropped records,
+         * and says so (PERF_RECORD_LOST) only once there is room again:
+         * a full ring is a loss now. */
+        if (head - tail > r->size - 512)
             whole = false;
-        else
+        if (head - tail <= r->size)
             while (tail < head) {
                 unsigned char copy[256];
                 uint64_t at = tail & (r->size - 1);

@@ -106,3 +106,17 @@ def test_bad_value_one_warning(tmp_path):
     run = run_memprof(PROGRAM, tmp_path, args=['0'], env={'MEMPROF_RSS': 'fast'}, report=False)
     assert run.proc.returncode == 0
     assert run.proc.stderr.count('memprof: warning: MEMPROF_RSS must be') == 1, run.proc.stderr
+
+
+def test_lost_records_fall_back_to_statm(fast_path, tmp_path):
+    """A full ring drops records and says so only once there is room again:
+    the fullness itself must send the reading to statm (one disagreement
+    before that was handled)."""
+    run = run_memprof(HERE / 'rss' / 'burst.py', tmp_path, env={'MEMPROF_RSS': 'check'})
+    assert run.proc.returncode == 0, run.proc.stderr
+    checks = [r for r in read_trace(run.trace) if isinstance(r, dict) and r.get('k') == 'rss_check']
+    assert len(checks) == 1, checks
+    assert checks[0]['lost'] >= 1, checks        # the burst did overflow the ring
+    assert checks[0]['disagreements'] == 0, checks
+    rows = {r.lineno: r for r in parse_tables(run.report.stdout)[0].rows if r.measured}
+    assert 599.5 < max(r.inc for r in rows.values()) < 601, run.report.stdout
