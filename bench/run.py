@@ -41,6 +41,9 @@ MPROF_PYTHON = "/usr/bin/python3"             # Debian's, with python3-memory-pr
 # workload, with these environment settings added. Adding a mode is one line.
 VARIANTS = [
     ("memprof", {}),
+    # The RSS from statm, beside the default (the kmem:rss_stat tracepoint
+    # where the kernel permits it): the fast path against the pread floor.
+    ("memprof statm", {"MEMPROF_RSS": "statm"}),
     # ("memprof aggregate", {"MEMPROF_AGGREGATE": "1"}),
     # ("memprof peak", {"MEMPROF_PEAK": "1"}),
     # ("memprof sampler", {"MEMPROF_INTERVAL": "0.1"}),
@@ -195,8 +198,19 @@ def run_process(argv, env, trace=None, peak=False):
             r["maxrss_kib"] = int(f.read().split()[-1])
     if trace:
         r["events"], r["bytes"] = count_trace(trace)
+        r["rss"] = rss_source(trace)
         os.unlink(trace) if os.path.exists(trace) else None
     return r
+
+
+def rss_source(path):
+    """The RSS source the trace's first header names (statm before it had one)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.readline(1 << 16)
+        return json.loads(head).get("rss", "statm")
+    except (OSError, ValueError):
+        return "?"
 
 
 def count_trace(path):
@@ -431,6 +445,7 @@ def summarize(w, data):
             s["inner_fastest"] = min(r["inner"] for r in runs) / min(r["inner"] for r in plain)
         s["events"] = med([r["events"] for r in runs])
         s["events_all"] = sorted(set(r["events"] for r in runs))
+        s["rss"] = ",".join(sorted(set(r.get("rss", "?") for r in runs)))
         s["bytes_per_event"] = med([r["bytes"] / r["events"] for r in runs if r["events"]]) if s["events"] else None
         if s["events"] and w.get("per_event", True):
             s["us_per_event"], s["us_min"], s["us_max"] = paired(
@@ -683,6 +698,22 @@ def targets(all_results, pythons, report, first_profile=None):
         if s and "vs_mprof_extrapolated" in s[V]:
             rows.append(["", label, "N=2,000,000: %.1fx (memory_profiler extrapolated)" % s[V]["vs_mprof_extrapolated"],
                          verdict(s[V]["vs_mprof_extrapolated"] >= T_VS_MPROF)])
+    for label, _, minor in pythons:
+        s = get("tight200k", label)
+        fast, slow = (s or {}).get(V), (s or {}).get("memprof statm")
+        if s and fast and slow and fast.get("us_per_event") and "floor" in s:
+            fl = s["floor"]["pread_statm_ns"] / 1e3
+            rows.append(["fast path: traced line event <= 1/4 of a statm pread (same run)", label,
+                         "%s source: %.3f us/event; statm source %.3f us/event; pread floor %.3f us: "
+                         "%.2fx the pread, %.2fx the statm source"
+                         % (fast.get("rss", "?"), fast["us_per_event"], slow["us_per_event"], fl,
+                            fast["us_per_event"] / fl, fast["us_per_event"] / slow["us_per_event"]),
+                         verdict(fast.get("rss") == "tracepoint" and fast["us_per_event"] <= fl / 4)])
+            rows.append(["statm path: traced line event <= 1.25x (pread + clock), same run", label,
+                         "%.3f us/event against %.3f us: %.2fx"
+                         % (slow["us_per_event"], s["floor"]["event_floor_ns"] / 1e3,
+                            slow["us_per_event"] / (s["floor"]["event_floor_ns"] / 1e3)),
+                         verdict(slow["us_per_event"] <= 1.25 * s["floor"]["event_floor_ns"] / 1e3)])
     for label, _, minor in pythons:
         s = get("undecorated", label)
         if s:

@@ -43,6 +43,7 @@ static bool keep_tables;        /* agg.h's tables for the process itself */
 static bool with_peak;          /* events carry the peak of their interval */
 static int64_t last_rss_raw;    /* the process's last RSS read, for call events */
 static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
+static enum rss_source header_rss;  /* the RSS source the header names */
 
 static struct file_def *files;  /* index = id - 1 */
 static uint32_t nfiles, files_cap;
@@ -250,7 +251,9 @@ static void write_header(void)
     writer_int(w, (int64_t)t0_ns);
     KEY(w, ",\"page_size\":");
     writer_int(w, sysconf(_SC_PAGESIZE));
-    KEY(w, "}\n");
+    KEY(w, ",\"rss\":\"");
+    writer_cstr(w, rss_source_name(header_rss));
+    KEY(w, "\"}\n");
     writer_end_record(w);
 }
 
@@ -259,6 +262,9 @@ static void write_header(void)
 static void open_section(void)
 {
     section_open = true;
+    /* Before the section's first byte: the trial opening takes a while,
+     * and a region with no header yet, left by a kill, is no trace. */
+    header_rss = rss_source();
     writer_begin_section(&writer);
     write_header();
     for (uint32_t i = 1; i <= nfiles; i++)
@@ -477,6 +483,18 @@ bool trace_set_peak(bool on)
     return with_peak == on;
 }
 
+/* The tracepoint could not be opened after all: the events that follow
+ * come from statm (rare: the trial opening at the header succeeded). */
+static void write_rss_source(void)
+{
+    writer_t *w = &writer;
+    header_rss = rss_source_used();
+    KEY(w, "{\"k\":\"rss\",\"source\":\"");
+    writer_cstr(w, rss_source_name(header_rss));
+    KEY(w, "\"}\n");
+    writer_end_record(w);
+}
+
 void trace_event(enum trace_kind kind, uint32_t code, int line)
 {
     if (!recording)
@@ -494,10 +512,13 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
      * none, and no code of the frame has run yet): it repeats the last
      * one, which saves a third of the system calls of a small function. */
     int64_t own = (int64_t)writer_resident(&writer);
-    int64_t rss_raw = kind == TRACE_CALL && last_rss_raw ? last_rss_raw : rss_now();
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
+    int64_t rss_raw = kind == TRACE_CALL && last_rss_raw ? last_rss_raw : rss_now(now);
     int64_t rss = rss_raw - own;
     last_rss_raw = rss_raw;
-    uint64_t t = clock_ns(CLOCK_MONOTONIC) - t0_ns;
+    uint64_t t = now - t0_ns;
+    if (rss_source_used() != header_rss)
+        write_rss_source();
     if (aggregate != AGGREGATE_OFF || keep_tables) {
         agg_event(kind, trace_code_top(code), line, rss);
         if (aggregate == AGGREGATE_ONLY) {
@@ -555,6 +576,19 @@ void trace_end(void)
         writer_t *w = &writer;
         if (aggregate != AGGREGATE_OFF)
             agg_write_snapshot(w);
+        if (rss_source_used() == RSS_CHECK) {
+            /* For the tests: how often the two sources disagreed. */
+            uint64_t events, disagreements, lost;
+            rss_check_counts(&events, &disagreements, &lost);
+            KEY(w, "{\"k\":\"rss_check\",\"events\":");
+            writer_int(w, (int64_t)events);
+            KEY(w, ",\"disagreements\":");
+            writer_int(w, (int64_t)disagreements);
+            KEY(w, ",\"lost\":");
+            writer_int(w, (int64_t)lost);
+            KEY(w, "}\n");
+            writer_end_record(w);
+        }
         KEY(w, "{\"k\":\"end\",\"t\":");
         writer_int(w, (int64_t)(clock_ns(CLOCK_MONOTONIC) - t0_ns));
         KEY(w, "}\n");
@@ -573,7 +607,7 @@ void trace_after_fork_child(void)
 {
     if (!recording)
         return;
-    rss_close();        /* the parent's: opened again at the child's first event */
+    rss_after_fork_child();     /* the parent's: opened again at the child's first event */
     writer_reset_pid(&writer, getpid());
     t0_ns = clock_ns(CLOCK_MONOTONIC);
     last_snapshot = 0;

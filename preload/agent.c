@@ -31,6 +31,7 @@
 #include "heap.h"
 #include "pyapi.h"
 #include "pyside.h"
+#include "rss.h"
 #include "sampler.h"
 #include "trace.h"
 #include "trace_hook.h"
@@ -184,6 +185,10 @@ static bool configure(void)
     agent.peak = agent.heap || (peak && !strcmp(peak, "1"));
     if (!sampler_parse_interval(getenv("MEMPROF_INTERVAL"), &agent.interval_ns))
         return warn("MEMPROF_INTERVAL must be a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off; memprof is off");
+    if (!rss_configure(getenv("MEMPROF_RSS")))
+        return warn("MEMPROF_RSS must be auto, tracepoint, statm or check; memprof is off");
+    /* The tracepoint's figures are compared with statm's this often. */
+    rss_set_recheck(agent.interval_ns);
     const char *fd_env = getenv("MEMPROF_FD");
     if (fd_env && *fd_env) {
         if (!parse_fd(fd_env, &agent.fd) || fcntl(agent.fd, F_GETFD) < 0)

@@ -5,6 +5,8 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -86,6 +88,44 @@ static void test_strings(void)
     end = fmt_u64(buf, 0);
     *end = 0;
     CHECK_STR(buf, "0");
+}
+
+/* The integer formatters against snprintf: every power of ten and its
+ * neighbours (where the digit count changes), the extremes, and a spread of
+ * pseudo-random values of every length. */
+static void test_integers(void)
+{
+    char got[32], want[32];
+    int bad = 0;
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t v;
+        if (i < 20 * 3) {
+            uint64_t p = 1;
+            for (int k = 0; k < i / 3; k++)
+                p *= 10;
+            v = p - 1 + (uint64_t)(i % 3);
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v = x >> (x % 64);
+        }
+        *fmt_u64(got, v) = 0;
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        bad += strcmp(got, want) != 0;
+        *fmt_i64(got, (int64_t)v) = 0;
+        snprintf(want, sizeof want, "%lld", (long long)(int64_t)v);
+        bad += strcmp(got, want) != 0;
+        *fmt_i64(got, -(int64_t)(v >> 1)) = 0;
+        snprintf(want, sizeof want, "%lld", -(long long)(v >> 1));
+        bad += strcmp(got, want) != 0;
+    }
+    *fmt_i64(got, INT64_MIN) = 0;
+    CHECK_STR(got, "-9223372036854775808");
+    *fmt_u64(got, UINT64_MAX) = 0;
+    CHECK_STR(got, "18446744073709551615");
+    CHECK(bad == 0);
 }
 
 /* On a packet socket each write() arrives as one message: every chunk must
@@ -324,6 +364,7 @@ static void test_write_failure(void)
 int main(void)
 {
     test_strings();
+    test_integers();
     test_chunks();
     test_long_record_in_pieces();
     test_records();

@@ -1,0 +1,411 @@
+/* rss_tp: see rss_tp.h. System calls only (open, read, perf_event_open,
+ * mmap, ioctl, getdents64, close), no malloc, no stdio, no lock: it runs
+ * on the per-event path, in fork children and next to signal handlers. */
+#include "rss_tp.h"
+#include "writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CPUS 64
+#define MAX_FDS 512
+/* 4 MiB of records per CPU: a record is 64 bytes, so 65,536 page faults
+ * in a row between two events fit; more and the kernel drops records,
+ * which costs one reading of /proc/self/status, not exactness. */
+#define RING_PAGES 1024
+#define MEMBERS 4       /* file, anon, swap, shmem: the kernel's MM_* */
+
+struct ring {
+    struct perf_event_mmap_page *meta;
+    const unsigned char *data;
+    uint64_t size;          /* a power of two */
+    size_t map_len;
+};
+
+/* Where a field sits in the tracepoint's raw record (its format file). */
+struct field {
+    int offset, size;
+};
+
+static struct ring rings[MAX_CPUS];
+static int nrings;
+static int fds[MAX_FDS];
+static int nfds;
+static int status_fd = -1;
+static bool opened;
+static struct field f_curr, f_member, f_size;
+static uint32_t own_pid;
+/* Each counter's last value and when the kernel reported it. */
+static int64_t value[MEMBERS];
+static uint64_t value_time[MEMBERS];
+/* Another thread folds the rings (a free-threaded interpreter): this one
+ * takes statm. */
+static int busy;
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A small file read whole into buf (NUL-terminated); its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if (n == cap - 1)
+            break;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
+static const char *const tracefs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+static long parse_long(const char *p)
+{
+    long v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (*p++ - '0');
+    return v;
+}
+
+/* "\tfield:<type> <name>;\toffset:N;\tsize:N;..." for the field called name. */
+static bool find_field(const char *format, const char *name, struct field *f)
+{
+    size_t len = strlen(name);
+    for (const char *p = strstr(format, "field:"); p; p = strstr(p + 1, "field:")) {
+        const char *semi = strchr(p, ';');
+        if (!semi || (size_t)(semi - p) < len + 1)
+            return false;
+        if (memcmp(semi - len, name, len) != 0 || (semi[-len - 1] != ' ' && semi[-len - 1] != '\t'))
+            continue;
+        const char *o = strstr(semi, "offset:"), *s = strstr(semi, "size:");
+        if (!o || !s)
+            return false;
+        f->offset = (int)parse_long(o + 7);
+        f->size = (int)parse_long(s + 5);
+        return f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8;
+    }
+    return false;
+}
+
+/* The tracepoint's id and the layout of its fields, or -1. */
+static long tracepoint_id(void)
+{
+    char buf[4096], path[96];
+    for (unsigned i = 0; i < sizeof tracefs / sizeof *tracefs; i++) {
+        memcpy(path, tracefs[i], strlen(tracefs[i]) + 1);
+        strcat(path, "/events/kmem/rss_stat/id");
+        if (read_small(path, buf, sizeof buf) <= 0)
+            continue;
+        long id = parse_long(buf);
+        memcpy(path, tracefs[i], strlen(tracefs[i]) + 1);
+        strcat(path, "/events/kmem/rss_stat/format");
+        struct field mm_id;
+        if (id <= 0 || read_small(path, buf, sizeof buf) <= 0 || !find_field(buf, "mm_id", &mm_id)
+            || !find_field(buf, "curr", &f_curr) || !find_field(buf, "member", &f_member)
+            || !find_field(buf, "size", &f_size))
+            return -1;
+        return id;
+    }
+    return -1;
+}
+
+static int perf_open(long id, pid_t tid, int cpu, bool newer)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_TRACEPOINT;
+    a.size = sizeof a;
+    a.config = (uint64_t)id;
+    a.sample_period = 1;
+    a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+    a.inherit = 1;
+    /* Threads only, not fork children (which set up their own), and gone
+     * at exec (Linux 5.13+). */
+    a.inherit_thread = newer;
+    a.remove_on_exec = newer;
+    /* One clock on every CPU, to tell which of two reports is the later. */
+    a.use_clockid = 1;
+    a.clockid = CLOCK_MONOTONIC;
+    /* Nobody waits on the rings: no wake-up until one is full. */
+    a.watermark = 1;
+    a.wakeup_watermark = RING_PAGES * 4096u;
+    return (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+bool rss_tp_probe(void)
+{
+    long id = tracepoint_id();
+    if (id < 0)
+        return false;
+    int fd = perf_open(id, 0, 0, true);
+    if (fd < 0 && (errno == EINVAL || errno == E2BIG))
+        fd = perf_open(id, 0, 0, false);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+bool rss_tp_open(void)
+{
+    rss_tp_close(false);
+    long id = tracepoint_id();
+    long page = sysconf(_SC_PAGESIZE);
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS)
+        return false;
+    own_pid = (uint32_t)getpid();
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    bool newer = true;
+    for (int cpu = 0; cpu < ncpu; cpu++) {
+        int fd = perf_open(id, 0, cpu, newer);
+        if (fd < 0 && newer && (errno == EINVAL || errno == E2BIG)) {
+            newer = false;
+            fd = perf_open(id, 0, cpu, newer);
+        }
+        if (fd < 0 && errno == ENODEV)
+            continue;   /* an offline CPU */
+        if (fd < 0)
+            goto fail;
+        fd = fd_out_of_the_way(fd);
+        fds[nfds++] = fd;
+        size_t len = (size_t)(RING_PAGES + 1) * (size_t)page;
+        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+            goto fail;
+        struct ring *r = &rings[nrings++];
+        r->meta = m;
+        r->map_len = len;
+        r->data = (const unsigned char *)m + (r->meta->data_offset ? r->meta->data_offset : (uint64_t)page);
+        r->size = r->meta->data_size ? r->meta->data_size : (uint64_t)RING_PAGES * (uint64_t)page;
+        /* The threads that run already: their events write into this
+         * CPU's ring too. (Later threads inherit.) */
+        int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+            goto fail;
+        char buf[4096];
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+            for (long off = 0; off < n;) {
+                struct dirent64 *d = (struct dirent64 *)(buf + off);
+                off += d->d_reclen;
+                pid_t tid = (pid_t)parse_long(d->d_name);
+                if (tid <= 0 || tid == self)
+                    continue;
+                int tfd = nfds < MAX_FDS ? perf_open(id, tid, cpu, newer) : -1;
+                if (tfd < 0 && errno == ESRCH)
+                    continue;   /* gone meanwhile */
+                if (tfd >= 0)
+                    fds[nfds++] = tfd = fd_out_of_the_way(tfd);
+                if (tfd < 0 || ioctl(tfd, PERF_EVENT_IOC_SET_OUTPUT, fd) != 0) {
+                    close(dir);
+                    goto fail;
+                }
+            }
+        }
+        close(dir);
+    }
+    status_fd = fd_out_of_the_way(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+    if (nrings == 0 || status_fd < 0)
+        goto fail;
+    opened = true;
+    if (rss_tp_rebase() < 0)
+        goto fail;
+    return true;
+fail:
+    rss_tp_close(false);
+    return false;
+}
+
+void rss_tp_close(bool fork_child)
+{
+    opened = false;
+    for (int i = 0; i < nrings; i++)
+        if (!fork_child)
+            munmap(rings[i].meta, rings[i].map_len);
+    nrings = 0;
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    nfds = 0;
+    if (status_fd >= 0)
+        close(status_fd);
+    status_fd = -1;
+}
+
+static int64_t field_value(const unsigned char *raw, uint32_t raw_size, const struct field *f, bool *ok)
+{
+    if ((uint32_t)(f->offset + f->size) > raw_size) {
+        *ok = false;
+        return 0;
+    }
+    const unsigned char *p = raw + f->offset;
+    switch (f->size) {
+    case 1: { int8_t v; memcpy(&v, p, 1); return v; }
+    case 2: { int16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, p, 4); return v; }
+    default: { int64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+/* One record of the ring; false if it is not one this module understands
+ * (lost records among them). */
+static bool fold_record(const unsigned char *rec, uint32_t len)
+{
+    struct perf_event_header h;
+    memcpy(&h, rec, sizeof h);
+    if (h.type != PERF_RECORD_SAMPLE)
+        return false;
+    /* pid, tid, time, raw size, raw data */
+    if (len < 28)
+        return false;
+    uint32_t pid, raw_size;
+    uint64_t t;
+    memcpy(&pid, rec + 8, 4);
+    memcpy(&t, rec + 16, 8);
+    memcpy(&raw_size, rec + 24, 4);
+    if (28 + raw_size > len)
+        return false;
+    /* Another process's records: a fork child that inherited the event
+     * on a kernel without inherit_thread. */
+    if (pid != own_pid)
+        return true;
+    const unsigned char *raw = rec + 28;
+    bool ok = true;
+    int64_t curr = field_value(raw, raw_size, &f_curr, &ok);
+    int64_t member = field_value(raw, raw_size, &f_member, &ok);
+    int64_t size = field_value(raw, raw_size, &f_size, &ok);
+    if (!ok)
+        return false;
+    /* curr 0: another mm than ours, changed by one of our threads. */
+    if (!curr || member < 0 || member >= MEMBERS)
+        return true;
+    if (t >= value_time[member]) {
+        value_time[member] = t;
+        value[member] = size;
+    }
+    return true;
+}
+
+/* Folds in what arrived in every ring; false if something was lost. */
+static bool fold_rings(void)
+{
+    bool whole = true;
+    for (int i = 0; i < nrings; i++) {
+        struct ring *r = &rings[i];
+        uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+        uint64_t tail = r->meta->data_tail;
+        if (head == tail)
+            continue;
+        /* A ring filled up to the last record's room has dropped records,
+         * and says so (PERF_RECORD_LOST) only once there is room again:
+         * a full ring is a loss now. */
+        if (head - tail > r->size - 512)
+            whole = false;
+        if (head - tail <= r->size)
+            while (tail < head) {
+                unsigned char copy[256];
+                uint64_t at = tail & (r->size - 1);
+                struct perf_event_header h;
+                memcpy(&h, r->data + at, sizeof h);
+                if (h.size < sizeof h || h.size > head - tail) {
+                    whole = false;
+                    break;
+                }
+                const unsigned char *rec = r->data + at;
+                if (at + h.size > r->size) {
+                    /* Wrapped around the ring's end. */
+                    if (h.size > sizeof copy) {
+                        whole = false;
+                        tail += h.size;
+                        continue;
+                    }
+                    size_t first = (size_t)(r->size - at);
+                    memcpy(copy, r->data + at, first);
+                    memcpy(copy + first, r->data, h.size - first);
+                    rec = copy;
+                }
+                if (!fold_record(rec, h.size))
+                    whole = false;
+                tail += h.size;
+            }
+        __atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE);
+    }
+    return whole;
+}
+
+static int64_t resident(void)
+{
+    return value[0] + value[1] + value[3];
+}
+
+int64_t rss_tp_read(void)
+{
+    if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+        return -1;
+    int64_t rss = fold_rings() ? resident() : -1;
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    return rss;
+}
+
+/* "RssAnon:\t   1234 kB" in /proc/self/status, in bytes, or -1. */
+static int64_t status_kib(const char *buf, const char *key)
+{
+    size_t len = strlen(key);
+    for (const char *p = buf; (p = strstr(p, key)); p += len)
+        if (p == buf || p[-1] == '\n') {
+            p += len;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            return (int64_t)parse_long(p) * 1024;
+        }
+    return -1;
+}
+
+int64_t rss_tp_rebase(void)
+{
+    if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+        return -1;
+    char buf[4096];
+    /* Reports older than this reading are in it; newer ones replace it. */
+    uint64_t t = monotonic_ns();
+    ssize_t n = pread(status_fd, buf, sizeof buf - 1, 0);
+    int64_t rss = -1;
+    if (n > 0) {
+        buf[n] = 0;
+        int64_t file = status_kib(buf, "RssFile:"), anon = status_kib(buf, "RssAnon:"),
+                shmem = status_kib(buf, "RssShmem:");
+        if (file >= 0 && anon >= 0 && shmem >= 0) {
+            value[0] = file;
+            value[1] = anon;
+            value[3] = shmem;
+            for (int m = 0; m < MEMBERS; m++)
+                value_time[m] = t;
+            fold_rings();
+            rss = resident();
+        }
+    }
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    return rss;
+}

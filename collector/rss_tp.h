@@ -1,0 +1,47 @@
+/*
+ * rss_tp: the resident set size from the kernel's own RSS counters, as the
+ * kmem:rss_stat tracepoint reports every change of them, without a system
+ * call per reading.
+ *
+ * One perf event per CPU (pid 0, inherited by the threads created later,
+ * and one per CPU for each thread that already runs, redirected into the
+ * same ring) writes a record per change into a ring buffer mapped once.
+ * A record carries the counter's new value, not a change: reading the RSS
+ * folds the records that arrived since the last reading into the last
+ * value of each counter (file, anon, shmem; the latest by time wins when
+ * two CPUs report the same counter) and adds them up. Nothing changed:
+ * one load per ring.
+ *
+ * Only changes made while one of the process's threads runs are seen
+ * (not kswapd's reclaim, khugepaged, KSM, another process's
+ * process_madvise): rss.c compares with statm now and then and takes
+ * statm's figures again when they disagree.
+ *
+ * Needs root or CAP_PERFMON (raw samples of a tracepoint) and tracefs
+ * mounted (the tracepoint's id and record layout); rss_tp_open() says
+ * false otherwise, silently. The rings' pages are not counted in the RSS.
+ */
+#ifndef MEMPROF_RSS_TP_H
+#define MEMPROF_RSS_TP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Whether rss_tp_open() can be expected to work: the tracepoint's layout
+ * is known and the kernel lets one event open (closed at once). */
+bool rss_tp_probe(void);
+/* Opens the events and maps the rings; takes the counters' values from
+ * /proc/self/status. False if the kernel does not allow it. */
+bool rss_tp_open(void);
+/* Closes the events. In a fork child, the rings are not mapped (the kernel
+ * does not copy them), only the descriptors are closed. */
+void rss_tp_close(bool fork_child);
+/* Resident bytes after folding in the new records, or -1 if records were
+ * lost, a ring overflowed or a record was not understood: then
+ * rss_tp_rebase() must be called before the source can be trusted again. */
+int64_t rss_tp_read(void);
+/* The counters taken again from /proc/self/status, the rings emptied.
+ * Returns the resident bytes or -1. */
+int64_t rss_tp_rebase(void);
+
+#endif
