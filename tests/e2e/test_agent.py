@@ -158,7 +158,9 @@ def test_seed_example_on_every_interpreter(spec, tmp_path):
     assert any(r["k"] == "end" for r in recs)
 
 
-def test_embedder(tmp_path):
+def build_embedder(tmp_path):
+    """tests/embed/embed.c, a C program that embeds Debian's libpython,
+    built into tmp_path; skips loudly without a compiler."""
     cc = shutil.which("cc") or shutil.which("gcc")
     config = shutil.which("python3-config", path="/usr/bin")
     if not cc or not config:
@@ -169,6 +171,11 @@ def test_embedder(tmp_path):
     exe = tmp_path / "embed"
     subprocess.run([cc, "-o", str(exe), str(ROOT / "tests/embed/embed.c"), *flags, *libs],
                    check=True, capture_output=True)
+    return exe
+
+
+def test_embedder(tmp_path):
+    exe = build_embedder(tmp_path)
     shutil.copy(EXAMPLE, tmp_path / "example.py")
     trace = tmp_path / "trace.jsonl"
     out = run([str(exe), "example.py"], tmp_path, agent_env(trace))

@@ -19,7 +19,7 @@ import threading
 import pytest
 
 from memprof_harness import clean_env, parse_tables, run_report
-from test_agent import AGENT, DEBIAN_PYTHON, INTERPRETERS, ROOT, interpreter
+from test_agent import AGENT, INTERPRETERS, build_embedder, interpreter
 
 # The loop of issue 9: 100,000 iterations under the defaults, as the issue
 # gives it, 30,000 in the other modes (1.7 MB of events, far more than the
@@ -128,20 +128,6 @@ def test_idle_loop_rss_is_steady(spec, writer, sampler, tmp_path):
     trace = tmp_path / 'trace.jsonl'
     run_idle([python, 'idle.py'], tmp_path, trace, writer, sampler)
     check_idle(trace, tmp_path, writer, n)
-
-
-def build_embedder(tmp_path):
-    cc = shutil.which('cc') or shutil.which('gcc')
-    config = shutil.which('python3-config', path='/usr/bin')
-    if not cc or not config:
-        pytest.skip('SKIPPED LOUDLY: no C compiler or /usr/bin/python3-config')
-    flags = subprocess.run([config, '--cflags'], capture_output=True, text=True).stdout.split()
-    libs = subprocess.run([config, '--ldflags', '--embed'], capture_output=True,
-                          text=True).stdout.split()
-    exe = tmp_path / 'embed'
-    subprocess.run([cc, '-o', str(exe), str(ROOT / 'tests/embed/embed.c'), *flags, *libs],
-                   check=True, capture_output=True)
-    return exe
 
 
 @pytest.mark.parametrize('writer', ['mapped', 'fd-file', 'aggregate-both'])
