@@ -136,6 +136,19 @@ static bool int_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t i, long 
 }
 
 /* rss_now() -> bytes this process has resident now */
+/* Appends the tuple (a, b) to list, taking both references (either may be
+ * NULL after a failed conversion). Returns false with an error set. */
+static bool append_pair(PyObject *list, PyObject *a, PyObject *b)
+{
+    PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
+    int ok = t ? py.List_Append(list, t) : -1;
+    PyObject *refs[] = { a, b, t };
+    for (int k = 0; k < 3; k++)
+        if (refs[k])
+            py.DecRef(refs[k]);
+    return ok == 0;
+}
+
 static PyObject *c_rss_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return py.Long_FromLongLong(rss_of_pid(0));
@@ -163,14 +176,7 @@ static PyObject *c_children_rss(PyObject *self, PyObject *const *args, Py_ssize_
         long long r = rss_of_pid(kids[i]);
         if (r < 0)
             continue;
-        PyObject *a = py.Long_FromLongLong(kids[i]), *b = py.Long_FromLongLong(r);
-        PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
-        int ok = t ? py.List_Append(list, t) : -1;
-        PyObject *refs[] = { a, b, t };
-        for (int k = 0; k < 3; k++)
-            if (refs[k])
-                py.DecRef(refs[k]);
-        if (ok < 0) {
+        if (!append_pair(list, py.Long_FromLongLong(kids[i]), py.Long_FromLongLong(r))) {
             py.DecRef(list);
             return NULL;
         }
@@ -330,14 +336,8 @@ static PyObject *c_timer_stop(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyObject *list = py.List_New(0);
     for (size_t i = 0; list && i < timer.n; i++) {
-        PyObject *a = py.Long_FromLongLong(timer.bytes[i]), *b = py.Float_FromDouble(timer.when[i]);
-        PyObject *t = a && b ? py.Tuple_Pack(2, a, b) : NULL;
-        int ok = t ? py.List_Append(list, t) : -1;
-        PyObject *refs[] = { a, b, t };
-        for (int k = 0; k < 3; k++)
-            if (refs[k])
-                py.DecRef(refs[k]);
-        if (ok < 0) {
+        if (!append_pair(list, py.Long_FromLongLong(timer.bytes[i]),
+                         py.Float_FromDouble(timer.when[i]))) {
             py.DecRef(list);
             list = NULL;
         }

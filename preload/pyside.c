@@ -211,6 +211,37 @@ static bool is_module_code(PyObject *code)
     return module;
 }
 
+/* A code object's source: its file (path as bytes), else the text the
+ * program's linecache holds for it. Released with source_close(). */
+struct code_source {
+    PyObject *filename, *fsname;
+    char *path;                 /* NULL without a usable file name */
+    Py_ssize_t path_len;
+    const struct source_text *text;
+    struct source_text *cached;
+};
+
+static void source_open(PyObject *code, struct code_source *s)
+{
+    memset(s, 0, sizeof *s);
+    s->filename = py.Object_GetAttrString(code, "co_filename");
+    s->fsname = s->filename ? py.Unicode_EncodeFSDefault(s->filename) : NULL;
+    if (s->fsname && py.Bytes_AsStringAndSize(s->fsname, &s->path, &s->path_len) == 0
+        && strlen(s->path) == (size_t)s->path_len)
+        s->text = file_text(s->path);
+    if (!s->text && s->filename)
+        s->text = s->cached = cached_text(s->filename);
+}
+
+static void source_close(struct code_source *s)
+{
+    source_text_free(s->cached);
+    if (s->fsname)
+        py.DecRef(s->fsname);
+    if (s->filename)
+        py.DecRef(s->filename);
+}
+
 /* block(code) -> (first, last) as inspect.getsourcelines gives them (a
  * module's code: the whole file), or None without a source. */
 static PyObject *hook_block(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -218,26 +249,13 @@ static PyObject *hook_block(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (nargs != 1 || !pyapi_is_code(args[0]))
         return pyapi_none();
     PyObject *code = args[0];
-    PyObject *filename = py.Object_GetAttrString(code, "co_filename");
-    PyObject *fsname = filename ? py.Unicode_EncodeFSDefault(filename) : NULL;
-    char *path;
-    Py_ssize_t path_len;
-    const struct source_text *text = NULL;
-    struct source_text *cached = NULL;
-    if (fsname && py.Bytes_AsStringAndSize(fsname, &path, &path_len) == 0
-        && strlen(path) == (size_t)path_len)
-        text = file_text(path);
-    if (!text && filename)
-        text = cached = cached_text(filename);
+    struct code_source src;
+    source_open(code, &src);
     int firstlineno = (int)attr_long(code, "co_firstlineno");
     int first, last;
-    bool found = text && source_text_block(text, firstlineno, is_module_code(code), py.minor,
-                                           &first, &last);
-    source_text_free(cached);
-    if (fsname)
-        py.DecRef(fsname);
-    if (filename)
-        py.DecRef(filename);
+    bool found = src.text && source_text_block(src.text, firstlineno, is_module_code(code),
+                                               py.minor, &first, &last);
+    source_close(&src);
     if (py.Err_Occurred())
         py.Err_Clear();
     if (!found)
@@ -597,17 +615,11 @@ static PyObject *hook_table_text(PyObject *self, PyObject *const *args, Py_ssize
     if (!measured)
         return pyapi_none();
 
-    PyObject *filename = py.Object_GetAttrString(args[0], "co_filename");
-    PyObject *fsname = filename ? py.Unicode_EncodeFSDefault(filename) : NULL;
-    char *path = NULL;
-    Py_ssize_t path_len = 0;
-    const struct source_text *text = NULL;
-    struct source_text *cached = NULL;
-    if (fsname && py.Bytes_AsStringAndSize(fsname, &path, &path_len) == 0
-        && strlen(path) == (size_t)path_len)
-        text = file_text(path);
-    if (!text && filename)
-        text = cached = cached_text(filename);
+    struct code_source source;
+    source_open(args[0], &source);
+    const char *path = source.path;
+    Py_ssize_t path_len = source.path_len;
+    const struct source_text *text = source.text;
     if (py.Err_Occurred())
         py.Err_Clear();
 
@@ -646,11 +658,7 @@ static PyObject *hook_table_text(PyObject *self, PyObject *const *args, Py_ssize
         free(row);
     }
     ok = ok && append_text(list, "\n\n", 2);
-    source_text_free(cached);
-    if (fsname)
-        py.DecRef(fsname);
-    if (filename)
-        py.DecRef(filename);
+    source_close(&source);
     if (!ok) {
         if (list)
             py.DecRef(list);
