@@ -379,6 +379,12 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         pyside_import_event(args);
         py.Err_Restore(type, value, tb);
     }
+    if (event[0] == 'e' && strcmp(event, "exec") == 0 && agent.state != DONE) {
+        PyObject *type, *value, *tb;
+        py.Err_Fetch(&type, &value, &tb);
+        pyside_exec_event(args);
+        py.Err_Restore(type, value, tb);
+    }
     if (event[0] == 'c' && strcmp(event, "cpython._PySys_ClearAuditHooks") == 0) {
         finish();
         guard_hook_entry();

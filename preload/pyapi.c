@@ -85,6 +85,8 @@ static const struct entry table[] = {
     FN(Err_SetString, "PyErr_SetString"),
     FN(ExcValueError, "PyExc_ValueError"),
     FN(ExcOSError, "PyExc_OSError"),
+    OPT(Marshal_WriteObjectToString, "PyMarshal_WriteObjectToString"),
+    OPT(FrozenModules, "PyImport_FrozenModules"),
     FN(None, "_Py_NoneStruct"),
     FN(CodeType, "PyCode_Type"),
 };

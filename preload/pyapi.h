@@ -92,6 +92,10 @@ struct pyapi {
     PyObject **ExcValueError;       /* &PyExc_ValueError */
     PyObject **ExcOSError;          /* &PyExc_OSError */
 
+    /* For serving importlib.import_module("memory_profiler") (pyside.c). */
+    PyObject *(*Marshal_WriteObjectToString)(PyObject *, int);
+    const void **FrozenModules;     /* &PyImport_FrozenModules */
+
     PyObject *None;             /* &_Py_NoneStruct */
     PyTypeObject *CodeType;     /* &PyCode_Type */
 };

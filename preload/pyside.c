@@ -710,26 +710,10 @@ static PyObject *hook_launcher(PyObject *self, PyObject *const *args, Py_ssize_t
 
 static bool compat_on;      /* MEMPROF_COMPAT is not 0 */
 
-/* At the "import" audit event: C's import of a name not in sys.modules
- * raises it just before importlib looks the name up in sys.modules again,
- * so a module put there now is what the import statement gets. Nothing is
- * added to sys.meta_path, and a program that never imports memory_profiler
- * sees nothing. */
-void pyside_import_event(PyObject *args)
+/* compat.py run as a new module memory_profiler, put in sys.modules in
+ * place of whatever is there. */
+static void serve_memory_profiler(PyObject *modules)
 {
-    if (!compat_on || !ns || !args || !PyTuple_Check(args) || py.Tuple_Size(args) < 1)
-        return;
-    PyObject *name = py.Tuple_GetItem(args, 0);
-    Py_ssize_t len;
-    const char *s = name && PyUnicode_Check(name) ? py.Unicode_AsUTF8AndSize(name, &len) : NULL;
-    if (!s || len != 15 || memcmp(s, "memory_profiler", 15) != 0) {
-        if (py.Err_Occurred())
-            py.Err_Clear();
-        return;
-    }
-    PyObject *modules = py.Sys_GetObject("modules");
-    if (!modules || !PyDict_Check(modules) || py.Dict_GetItemString(modules, "memory_profiler"))
-        return;
     PyObject *module = py.Module_New("memory_profiler");
     PyObject *dict = module ? py.Object_GetAttrString(module, "__dict__") : NULL;
     PyObject *minor = py.Long_FromUnsignedLong((unsigned long)py.minor);
@@ -754,6 +738,107 @@ void pyside_import_event(PyObject *args)
         py.Err_Clear();
         warn("cannot serve memory_profiler; the import goes on as without memprof");
     }
+}
+
+static bool is_memory_profiler(PyObject *name)
+{
+    Py_ssize_t len;
+    const char *s = name && PyUnicode_Check(name) ? py.Unicode_AsUTF8AndSize(name, &len) : NULL;
+    if (!s && py.Err_Occurred())
+        py.Err_Clear();
+    return s && len == 15 && memcmp(s, "memory_profiler", 15) == 0;
+}
+
+/* At the "import" audit event: C's import of a name not in sys.modules
+ * raises it just before importlib looks the name up in sys.modules again,
+ * so a module put there now is what the import statement gets. Nothing is
+ * added to sys.meta_path, and a program that never imports memory_profiler
+ * sees nothing. */
+void pyside_import_event(PyObject *args)
+{
+    if (!compat_on || !ns || !args || !PyTuple_Check(args) || py.Tuple_Size(args) < 1
+        || !is_memory_profiler(py.Tuple_GetItem(args, 0)))
+        return;
+    PyObject *modules = py.Sys_GetObject("modules");
+    if (!modules || !PyDict_Check(modules) || py.Dict_GetItemString(modules, "memory_profiler"))
+        return;
+    serve_memory_profiler(modules);
+}
+
+/*
+ * importlib.import_module() raises no "import" event. So memory_profiler is
+ * also a frozen module (PyImport_FrozenModules, which the FrozenImporter
+ * already in sys.meta_path reads before the path is searched), its code an
+ * empty module compiled under FROZEN_STUB. Running it raises the "exec"
+ * event with that code while importlib holds the frozen module in
+ * sys.modules; compat.py's module replaces it there, and importlib returns
+ * what sys.modules holds once the code has run (_load_unlocked, 3.8 to
+ * 3.13).
+ */
+#define FROZEN_STUB "<memprof: memory_profiler, frozen>"
+
+/* CPython's struct _frozen: 3.11 added is_package and get_code. The name
+ * and the code come first in both. */
+struct frozen_38 { const char *name; const unsigned char *code; int size; };
+struct frozen_311 { const char *name; const unsigned char *code; int size; int is_package; void *get_code; };
+
+static bool frozen_served;
+
+static void register_frozen(void)
+{
+    if (!py.FrozenModules || !py.Marshal_WriteObjectToString)
+        return;
+    PyObject *code = py.CompileStringExFlags("", FROZEN_STUB, Py_file_input, NULL, -1);
+    /* Marshal format 4: what 3.8 to 3.13 write and read. */
+    PyObject *bytes = code ? py.Marshal_WriteObjectToString(code, 4) : NULL;
+    char *data = NULL;
+    Py_ssize_t len = 0;
+    size_t entry = py.minor >= 11 ? sizeof(struct frozen_311) : sizeof(struct frozen_38);
+    const char *old = *py.FrozenModules;
+    size_t n = 0;
+    while (old && ((const struct frozen_38 *)(const void *)(old + n * entry))->name)
+        n++;
+    char *table = NULL;
+    if (bytes && py.Bytes_AsStringAndSize(bytes, &data, &len) == 0 && len > 0 && len < 1 << 20)
+        table = calloc(n + 2, entry);      /* ours, the old ones, the end */
+    if (code)
+        py.DecRef(code);
+    if (!table) {
+        if (bytes)
+            py.DecRef(bytes);
+        py.Err_Clear();
+        return;
+    }
+    /* The bytes and the table stay for the life of the process: the
+     * interpreter reads them at any import. */
+    struct frozen_38 *mine = (struct frozen_38 *)(void *)table;
+    mine->name = "memory_profiler";
+    mine->code = (const unsigned char *)data;
+    mine->size = (int)len;
+    if (n)
+        memcpy(table + entry, old, n * entry);
+    *py.FrozenModules = table;
+    frozen_served = true;
+}
+
+void pyside_exec_event(PyObject *args)
+{
+    if (!frozen_served || !compat_on || !ns || !args || !PyTuple_Check(args)
+        || py.Tuple_Size(args) < 1)
+        return;
+    PyObject *code = py.Tuple_GetItem(args, 0);
+    if (!pyapi_is_code(code))
+        return;
+    PyObject *file = py.Object_GetAttrString(code, "co_filename");
+    Py_ssize_t len;
+    const char *s = file && PyUnicode_Check(file) ? py.Unicode_AsUTF8AndSize(file, &len) : NULL;
+    bool stub = s && (size_t)len == sizeof FROZEN_STUB - 1 && memcmp(s, FROZEN_STUB, (size_t)len) == 0;
+    if (file)
+        py.DecRef(file);
+    py.Err_Clear();
+    PyObject *modules = stub ? py.Sys_GetObject("modules") : NULL;
+    if (modules && PyDict_Check(modules))
+        serve_memory_profiler(modules);
 }
 
 #define METHOD(name) { #name, (PyCFunction)(void (*)(void))hook_##name, METH_FASTCALL, NULL }
@@ -809,6 +894,8 @@ bool pyside_install(void)
     PyObject *chosen = selection();
     ns = py.Dict_New();
     c_module = c;
+    if (compat_on)
+        register_frozen();
     bool ok = sys && c && minor && chosen && ns
               && add_functions(c, trace_hook_methods()) && add_functions(c, methods)
               && add_functions(c, inproc_methods())

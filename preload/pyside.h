@@ -20,5 +20,8 @@ PyObject *pyside_namespace(void);
  * compat.py (unless MEMPROF_COMPAT=0). GIL held; the caller keeps any
  * pending exception. */
 void pyside_import_event(PyObject *args);
+/* The "exec" audit event's arguments: importlib.import_module's way to
+ * memory_profiler (see pyside.c). Same conditions. */
+void pyside_exec_event(PyObject *args);
 
 #endif

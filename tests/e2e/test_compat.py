@@ -99,6 +99,46 @@ def test_the_real_package_is_not_used(tmp_path):
         off.stdout + off.stderr
 
 
+# importlib.import_module raises no "import" audit event; __import__ does.
+# Each way, in a fresh process, gets memprof's module (no __file__, no
+# psutil), the one sys.modules holds, and a working profile; MEMPROF_COMPAT=0
+# gives back the real package (Debian) or ModuleNotFoundError (pyenv).
+IMPORTS = {'import_module': 'import importlib\nm = importlib.import_module("memory_profiler")\n',
+           '__import__': 'm = __import__("memory_profiler")\n'}
+USE = (
+    'import sys\n'
+    'print(m.__file__, "psutil" in sys.modules, sys.modules["memory_profiler"] is m)\n'
+    'import memory_profiler\n'
+    'print(memory_profiler is m)\n'
+    'def grow():\n'
+    '    a = [0] * (10 ** 7)\n'
+    '    return len(a)\n'
+    'm.profile(grow)()\n')
+
+
+@pytest.mark.parametrize('spec', INTERPRETERS + [pytest.param(('pyenv', 8), id='pyenv-3.8')])
+@pytest.mark.parametrize('how', sorted(IMPORTS))
+def test_importlib_and_dunder_import_are_served(how, spec, tmp_path):
+    python = interpreter(spec)
+    (tmp_path / 'served.py').write_text(IMPORTS[how] + USE)
+    r = subprocess.run([python, 'served.py'], env=env_for(True), cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    head, _, table_text = r.stdout.partition('Filename: ')
+    assert head == 'None False True\nTrue\n', r.stdout
+    assert table_text.startswith(('served.py\n', str(tmp_path / 'served.py\n'))), r.stdout
+    (table,) = parse_tables('Filename: ' + table_text)
+    row = 8 if how == 'import_module' else 7
+    assert 70 < table.row(row).inc < 84, r.stdout      # 10**7 pointers: 76.3 MiB
+    off = subprocess.run([python, '-c', IMPORTS[how] + 'print(m.__file__)'],
+                         env=env_for(True, MEMPROF_COMPAT='0'), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    if python == DEBIAN_PYTHON:
+        assert off.stdout == '/usr/lib/python3/dist-packages/memory_profiler.py\n', off.stderr
+    else:
+        assert off.returncode == 1 and 'ModuleNotFoundError' in off.stderr, off.stderr
+
+
 @pytest.mark.parametrize('spec', INTERPRETERS[1:])
 def test_without_memprof_there_is_no_memory_profiler(spec, tmp_path):
     python = interpreter(spec)
