@@ -109,6 +109,8 @@ def _selector(files, functions):
     def chosen(code, qualname, anonymous_only):
         # Now starting for the first time.
         _c.register(code, qualname, _c.block(code), anonymous_only)
+        if code not in _registered_codes:     # memprof.table() lists it
+            _registered_codes.append(code)
         if _minor >= 12:
             _c.monitor_watch(code)
 

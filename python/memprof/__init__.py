@@ -1,10 +1,15 @@
 """memprof: a line-by-line memory profiler for Python, written in C.
 
 ``import memprof`` loads memprof's agent (libmemprof.so) into this
-interpreter if it is not already there (``memprof script.py``, ``python -m
-memprof``, ``LD_PRELOAD``) and installs the builtin ``profile``. What needs
-the preload: heap accounting (``MEMPROF_HEAP``; the allocator is interposed
-only from the start of the process) -- said once at run time.
+interpreter, at the import, if it is not already there (``memprof
+script.py``, ``LD_PRELOAD``), and installs the builtin ``profile``: what is
+decorated or selected (``MEMPROF_FILES``, ``MEMPROF_FUNCTIONS``) from then
+on is recorded, its tables kept in the process (``memprof.table()``). What
+needs the preload: heap accounting (``MEMPROF_HEAP``; the allocator is
+interposed only from the start of the process) -- said once at run time.
+The package's own commands (``python -m memprof``, ``memprof``,
+``memprof-report``), which run the C programs, do not load it; neither
+does the pytest plugin (``memprof_pytest``) until a test asks for it.
 
 For front ends (the IPython magics, the pytest plugin), the functions to call:
 
@@ -36,6 +41,9 @@ memory_profiler's API (profile, memory_usage, LineProfiler, show_results,
 LogFile) is served by memprof's agent under ``import memory_profiler``; the
 same objects are ``memprof.compat``'s.
 """
+import os
+import sys
+
 from memprof import _agent
 
 __all__ = ["start", "register", "tracing", "table", "reset", "rss", "mark_peak", "peak"]
@@ -109,3 +117,24 @@ def load_ipython_extension(ipython):
     (memprof._ipython)."""
     from memprof import _ipython
     _ipython.load_ipython_extension(ipython)
+
+
+def _load_at_import():
+    # `python -m memprof` imports the package while sys.argv[0] is still
+    # "-m" (the documented rule of -m); the console scripts are named
+    # after the commands. Those run the C launcher or report in place of
+    # this process and need no agent here.
+    argv0 = (getattr(sys, "argv", None) or [""])[0]
+    if argv0 == "-m" or os.path.basename(argv0) in ("memprof", "memprof-report"):
+        return
+    try:
+        if _agent.namespace() and not _agent.preloaded():
+            # Loaded here, the agent writes no trace (unless asked): its
+            # tables kept in the process are all there is to see. Under the
+            # launcher they come from the trace.
+            _agent.namespace()["_c"].keep_tables()
+    except OSError:
+        pass        # the library cannot be loaded: start() says why
+
+
+_load_at_import()

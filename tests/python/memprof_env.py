@@ -12,12 +12,15 @@ BUILD = ROOT / "build"
 
 def package_tree(where):
     """A directory to put on sys.path: memprof/ of symbolic links to the
-    tree's modules and to build/ as its _lib/. Returns its path."""
+    tree's modules and to build/ as its _lib/, and memprof_pytest.py.
+    Returns its path."""
     pkg = Path(where) / "memprof"
     pkg.mkdir(parents=True)
     for module in PACKAGE_DIR.glob("*.py"):
         (pkg / module.name).symlink_to(module)
     (pkg / "_lib").symlink_to(BUILD)
+    # The pytest plugin is a module beside the package.
+    (Path(where) / "memprof_pytest.py").symlink_to(ROOT / "python" / "memprof_pytest.py")
     return Path(where)
 
 

@@ -1,4 +1,4 @@
-"""The pytest plugin (memprof.pytest_plugin), run by Debian's pytest in a
+"""The pytest plugin (memprof_pytest), run by Debian's pytest in a
 subprocess on test files written here, importing the package from the
 source tree (memprof_env.package_tree).
 
@@ -122,7 +122,7 @@ def run_pytest(python, tree, tmp_path, files, *args, **env):
     env = package_env(tree, **env)
     if links:
         env["PYTHONPATH"] += os.pathsep + str(links)
-    out = subprocess.run([exe, "-m", "pytest", "-p", "memprof.pytest_plugin",
+    out = subprocess.run([exe, "-m", "pytest", "-p", "memprof_pytest",
                           "-p", "no:cacheprovider", "-p", "no:warnings", "-q", *args],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     return out
@@ -270,7 +270,7 @@ def test_sizes_refused(tree, text):
 def plugin_module(tree):
     # The plugin's module alone (it loads no agent when imported).
     import importlib.util
-    spec = importlib.util.spec_from_file_location("memprof_pytest_plugin", tree / "memprof" / "pytest_plugin.py")
+    spec = importlib.util.spec_from_file_location("memprof_pytest_plugin", tree / "memprof_pytest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

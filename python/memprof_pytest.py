@@ -1,5 +1,8 @@
 """memprof's pytest plugin (the ``pytest11`` entry point ``memprof``).
 
+A module of its own, beside the package: ``import memprof`` loads the agent,
+and a test run that asks for nothing of memprof must not have it.
+
 - ``pytest --memprof``: every test function's lines are recorded while it
   runs; at the end, the costliest lines of each test are printed, ranked
   by the exact-mode increment as ``memprof-report --top`` ranks them (the
@@ -110,7 +113,6 @@ class _Session:
     def _start(self):
         if self.agent is not None:
             return self.agent
-        import memprof
         chosen = any(os.environ.get(k) for k in _ENV_LOCK)
         if not chosen and not _already_in_process():
             # The trace (the report ranks from it) is the plugin's business:
@@ -119,6 +121,7 @@ class _Session:
             self.own_dir = tempfile.mkdtemp(prefix="memprof-pytest-")
             os.environ["MEMPROF_OUTPUT"] = os.path.join(self.own_dir, "memprof.%p.jsonl")
         try:
+            import memprof          # loads the agent, which reads MEMPROF_OUTPUT
             self.agent = bool(memprof.start())
         except Exception as e:      # the agent could not be loaded
             self.agent = False
