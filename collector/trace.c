@@ -621,3 +621,35 @@ void trace_after_fork_child(void)
     nthreads = 0;
     live_frames = 0;
 }
+
+/* ---- named spans (profile.timestamp) ---- */
+
+int64_t trace_program_rss(void)
+{
+    int64_t rss = rss_sample();
+    return rss < 0 ? rss : rss - (int64_t)writer_resident(&writer);
+}
+
+void trace_timestamp(const char *name, size_t len, uint64_t start, int64_t rss_start,
+                     uint64_t end, int64_t rss_end, int depth)
+{
+    if (!trace_recording())
+        return;
+    if (!section_open)
+        open_section();
+    writer_t *w = &writer;
+    KEY(w, "{\"k\":\"timestamp\"");
+    write_string_field(w, "name", name, len);
+    KEY(w, ",\"t0\":");
+    writer_int(w, (int64_t)start);
+    KEY(w, ",\"t1\":");
+    writer_int(w, (int64_t)end);
+    KEY(w, ",\"rss0\":");
+    writer_int(w, rss_start);
+    KEY(w, ",\"rss1\":");
+    writer_int(w, rss_end);
+    KEY(w, ",\"depth\":");
+    writer_int(w, depth);
+    KEY(w, "}\n");
+    writer_end_record(w);
+}

@@ -87,6 +87,15 @@ void trace_set_thread_namer(trace_thread_namer namer);
 /* One event of the running thread. */
 void trace_event(enum trace_kind kind, uint32_t code, int line);
 
+/* The program's resident bytes now (the trace's own mapping left out), or
+ * -1: for the ends of a named span. */
+int64_t trace_program_rss(void);
+/* A named span the program marked (profile.timestamp): its start and end
+ * (trace_clock() ns) and the RSS at each, DEPTH the spans open around it.
+ * One {"k":"timestamp"} record, written when the span ends. */
+void trace_timestamp(const char *name, size_t len, uint64_t start, int64_t rss_start,
+                     uint64_t end, int64_t rss_end, int depth);
+
 /* Hands buffered records to the kernel. */
 void trace_flush(void);
 /* Writes the end record and flushes; recording stops. */

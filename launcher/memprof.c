@@ -456,11 +456,13 @@ static void read_facts(const char *trace, const char *program_dir, trace_facts_t
     ssize_t len;
     while ((len = getline(&line, &cap, f)) > 0) {
         if (line[0] != '{' || (!strstr(line, "\"k\":\"code\"") && !strstr(line, "\"k\":\"table\"")
-                               && !strstr(line, "\"k\":\"file\"")))
+                               && !strstr(line, "\"k\":\"file\"")
+                               && !strstr(line, "\"k\":\"timestamp\"")))
             continue;
         json_t *r = json_loadb(line, (size_t)len, 0, NULL);
         const char *k = json_string_value(json_object_get(r, "k"));
-        if (k && (!strcmp(k, "code") || !strcmp(k, "table")))
+        /* A named span alone (profile.timestamp) is worth its trace too. */
+        if (k && (!strcmp(k, "code") || !strcmp(k, "table") || !strcmp(k, "timestamp")))
             tf->profiled = true;
         if (k && !strcmp(k, "file")) {
             const char *path = json_string_value(json_object_get(r, "path"));

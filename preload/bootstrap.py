@@ -31,11 +31,18 @@ def _load():
 class _LazyProfile:
     """@profile, as under `python -m memory_profiler`: each line of the
     decorated function is recorded in memprof's trace; `memprof-report`
-    prints the tables. Also `with profile:` and
-    `profile.enable_by_count()` / `profile.disable_by_count()`."""
+    prints the tables. Also `with profile:`,
+    `profile.enable_by_count()` / `profile.disable_by_count()` and
+    `profile.timestamp(name)`."""
 
     def __call__(self, func=None, precision=1, **options):
         return _load()(func, precision, **options)
+
+    def timestamp(self, name="<block>"):
+        """A named span (memory_profiler's profile.timestamp under mprof):
+        `with profile.timestamp("load"):`, or as a decorator; drawn by
+        --plot."""
+        return _load().timestamp(name)
 
     def enable_by_count(self):
         _load().enable_by_count()

@@ -80,6 +80,15 @@ def profile(func=None, stream=None, precision=1, backend="psutil"):
     return _c.wraps(wrapper, func)
 
 
+def _timestamp(name="<block>"):
+    """A named span, as the builtin profile.timestamp (memory_profiler has
+    it on the builtin of mprof run only); drawn by --plot."""
+    return _impl().timestamp(name)
+
+
+profile.timestamp = _timestamp
+
+
 class LineProfiler:
     """memory_profiler's LineProfiler: a set of functions whose lines are
     recorded while it is enabled; show_results(prof) prints their tables."""

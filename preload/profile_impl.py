@@ -17,6 +17,11 @@ class _Profile:
             return func
         return _c.wraps(_wrapper(func, func.__code__.co_flags, _c.enter, _c.leave), func)
 
+    _depth = 0      # named spans open now
+
+    def timestamp(self, name="<block>"):
+        return _Timestamp(self, str(name))
+
     def enable_by_count(self):
         if _minor < 12:
             _c.enter()
@@ -59,3 +64,35 @@ def _wrapper(func, flags, enter, leave):
         finally:
             leave()
     return wrapper
+
+
+class _Timestamp:
+    # profile.timestamp(name): one {"k":"timestamp"} record per span, with
+    # its times and the RSS at both ends (memory_profiler's TimeStamper
+    # writes them for mprof). A context manager; as a decorator each call
+    # is a span.
+
+    def __init__(self, owner, name):
+        self._owner = owner
+        self.name = name
+        self._starts = []
+
+    def __enter__(self):
+        self._starts.append(_c.timestamp_now())
+        self._owner._depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        t0, rss0 = self._starts.pop()
+        self._owner._depth -= 1
+        t1, rss1 = _c.timestamp_now()
+        _c.timestamp_write(self.name, t0, rss0, t1, rss1, self._owner._depth)
+        return False
+
+    def __call__(self, func):
+        owner, name = self._owner, self.name
+
+        def wrapper(*args, **kwargs):
+            with _Timestamp(owner, name):
+                return func(*args, **kwargs)
+        return _c.wraps(wrapper, func)

@@ -706,6 +706,33 @@ static PyObject *hook_launcher(PyObject *self, PyObject *const *args, Py_ssize_t
     return py.Long_FromUnsignedLong(v && strcmp(v, "1") == 0);
 }
 
+/* ---- named spans: profile.timestamp (profile_impl.py) ---- */
+
+/* timestamp_now() -> (ns on the trace's clock, the program's RSS in bytes) */
+static PyObject *hook_timestamp_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t t = trace_clock();
+    return pair_of(py.Long_FromLongLong((long long)t), py.Long_FromLongLong(trace_program_rss()));
+}
+
+/* timestamp_write(name, t0, rss0, t1, rss1, depth): the span's record */
+static PyObject *hook_timestamp_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t len = 0;
+    const char *name = nargs == 6 && PyUnicode_Check(args[0])
+                       ? py.Unicode_AsUTF8AndSize(args[0], &len) : NULL;
+    long long v[5];
+    for (int i = 0; name && i < 5; i++)
+        v[i] = py.Long_AsLongLong(args[i + 1]);
+    if (!name || py.Err_Occurred()) {
+        if (!py.Err_Occurred())
+            py.Err_SetString(*py.ExcValueError, "timestamp_write(name, t0, rss0, t1, rss1, depth)");
+        return NULL;
+    }
+    trace_timestamp(name, (size_t)len, (uint64_t)v[0], v[1], (uint64_t)v[2], v[3], (int)v[4]);
+    return pyapi_none();
+}
+
 /* ---- memory_profiler, served by memprof (compat.py) ---- */
 
 static bool compat_on;      /* MEMPROF_COMPAT is not 0 */
@@ -847,7 +874,7 @@ static PyMethodDef methods[] = {
     METHOD(load), METHOD(block), METHOD(wraps), METHOD(notice), METHOD(abspath),
     METHOD(monitor_start), METHOD(monitor_watch), METHOD(monitor_watch_starts),
     METHOD(keep_tables), METHOD(table_reset), METHOD(table_text), METHOD(table_rows),
-    METHOD(launcher),
+    METHOD(launcher), METHOD(timestamp_now), METHOD(timestamp_write),
     { NULL, NULL, 0, NULL },
 };
 

@@ -118,6 +118,9 @@ static int apply(loader_t *l, const record_t *rec)
             l->cur->snapshot_line = l->r.lineno;
         rc = section_apply_table(l->cur, rec, &err);
         break;
+    case RECORD_TIMESTAMP:
+        rc = section_add_timestamp(l->cur, rec, &err);
+        break;
     case RECORD_END:
         l->cur->ended = true;
         break;

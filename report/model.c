@@ -80,6 +80,9 @@ static void section_destroy(section_t *s)
     free(s->sample_rss);
     free(s->sample_heap);
     free(s->spans);
+    for (i = 0; i < s->ntimestamps; i++)
+        free(s->timestamps[i].name);
+    free(s->timestamps);
     free(s->files);
     free(s->codes);
     free(s->tables);
@@ -444,6 +447,28 @@ static void note_memory(section_t *s, const event_t *ev)
     } else {
         timeline_add(s->event_rss, ev->t, ev->rss);
     }
+}
+
+int section_add_timestamp(section_t *s, const record_t *rec, record_error_t *err)
+{
+    (void)err;
+    if (s->ntimestamps == s->timestamps_cap) {
+        size_t cap = s->timestamps_cap ? s->timestamps_cap * 2 : 8;
+        named_span_t *p = realloc(s->timestamps, cap * sizeof *p);
+        if (!p)
+            return MODEL_NO_MEMORY;
+        s->timestamps = p;
+        s->timestamps_cap = cap;
+    }
+    char *name = strdup(rec->u.timestamp.name);
+    if (!name)
+        return MODEL_NO_MEMORY;
+    long long depth = rec->u.timestamp.depth;
+    s->timestamps[s->ntimestamps++] = (named_span_t){
+        .name = name, .start = rec->u.timestamp.t0, .end = rec->u.timestamp.t1,
+        .rss_start = rec->u.timestamp.rss0, .rss_end = rec->u.timestamp.rss1,
+        .depth = depth < 0 ? 0 : depth > 1000 ? 1000 : (int)depth};
+    return 0;
 }
 
 static int add_span(section_t *s, size_t table, long long start, long long end, bool open)

@@ -67,6 +67,14 @@ typedef struct span {
     bool open;              /* the trace ended before it returned */
 } span_t;
 
+/* A span the program named (profile.timestamp). */
+typedef struct named_span {
+    char *name;
+    long long start, end;       /* ns since the section's t0 */
+    long long rss_start, rss_end;   /* bytes, -1 if unknown */
+    int depth;                  /* spans open around it */
+} named_span_t;
+
 /* How events become numbers (memprof-report --mode, --threads). */
 typedef struct model_options {
     bool exact;             /* charge RSS after minus before, per frame */
@@ -109,6 +117,8 @@ typedef struct section {
                                    line was running then */
     span_t *spans;              /* ordered by start after model_finish() */
     size_t nspans, spans_cap;
+    named_span_t *timestamps;   /* in the order they ended */
+    size_t ntimestamps, timestamps_cap;
 } section_t;
 
 typedef struct model {
@@ -155,6 +165,9 @@ int section_define_file(section_t *s, const record_t *rec, record_error_t *err);
 int section_define_code(section_t *s, const record_t *rec, record_error_t *err);
 /* NAME (may be NULL) is the thread's name, given on its first record. */
 int section_switch_thread(section_t *s, long long id, const char *name, record_error_t *err);
+
+/* Keeps a timestamp record's named span. */
+int section_add_timestamp(section_t *s, const record_t *rec, record_error_t *err);
 
 /* Applies one event to the current thread's state and its code's table. */
 int section_apply_event(section_t *s, const event_t *ev, record_error_t *err);

@@ -292,6 +292,25 @@ static int parse_table(record_t *rec, json_t *o, record_error_t *err)
     return 0;
 }
 
+/* {"k":"timestamp","name":S,"t0":N,"t1":N,"rss0":N,"rss1":N,"depth":N} */
+static int parse_timestamp(record_t *rec, json_t *o, record_error_t *err)
+{
+    rec->kind = RECORD_TIMESTAMP;
+    rec->u.timestamp.rss0 = rec->u.timestamp.rss1 = -1;
+    rec->u.timestamp.depth = 0;
+    if (get_str(o, "timestamp", "name", true, &rec->u.timestamp.name, err) ||
+        get_int(o, "timestamp", "t0", true, &rec->u.timestamp.t0, NULL, err) ||
+        get_int(o, "timestamp", "t1", true, &rec->u.timestamp.t1, NULL, err) ||
+        get_int(o, "timestamp", "rss0", false, &rec->u.timestamp.rss0, NULL, err) ||
+        get_int(o, "timestamp", "rss1", false, &rec->u.timestamp.rss1, NULL, err) ||
+        get_int(o, "timestamp", "depth", false, &rec->u.timestamp.depth, NULL, err))
+        return -1;
+    if (rec->u.timestamp.t0 < 0 || rec->u.timestamp.t1 < rec->u.timestamp.t0)
+        return fail(err, 0, "timestamp record: \"t0\" %lld and \"t1\" %lld are not a span of time",
+                    rec->u.timestamp.t0, rec->u.timestamp.t1);
+    return 0;
+}
+
 static int parse_object(record_t *rec, json_t *o, record_error_t *err)
 {
     const char *k;
@@ -332,6 +351,8 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
     }
     if (strcmp(k, "table") == 0)
         return parse_table(rec, o, err);
+    if (strcmp(k, "timestamp") == 0)
+        return parse_timestamp(rec, o, err);
     rec->kind = RECORD_UNKNOWN;
     return 0;
 }

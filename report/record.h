@@ -57,6 +57,7 @@ typedef enum record_kind {
     RECORD_CODE,
     RECORD_THREAD,
     RECORD_TABLE,       /* a table snapshot of the aggregating mode */
+    RECORD_TIMESTAMP,   /* a span the program named (profile.timestamp) */
     RECORD_UNKNOWN,     /* an object whose "k" a later minor version added */
 } record_kind_t;
 
@@ -104,6 +105,12 @@ typedef struct record {
             long long top;
             json_t *rows;   /* validated: arrays of 4 to 8 numbers */
         } table;
+        struct {
+            const char *name;
+            long long t0, t1;       /* ns since the section's t0, t0 <= t1 */
+            long long rss0, rss1;   /* bytes, -1 if not given */
+            long long depth;        /* spans open around it */
+        } timestamp;
     } u;
 } record_t;
 

@@ -148,6 +148,28 @@ static void write_timeline(FILE *out, const section_t *s)
     fputs("]}", out);
 }
 
+/* The spans the program named (profile.timestamp); the key only where
+ * there are some. */
+static void write_timestamps(FILE *out, const section_t *s)
+{
+    fputs("      \"timestamps\": [", out);
+    for (size_t i = 0; i < s->ntimestamps; i++) {
+        const named_span_t *ts = &s->timestamps[i];
+        fprintf(out, "%s\n        {\"name\": ", i ? "," : "");
+        json_str(out, ts->name);
+        fputs(", ", out);
+        json_key_number(out, "start_s", seconds(ts->start), 1);
+        fputs(", ", out);
+        json_key_number(out, "end_s", seconds(ts->end), 1);
+        fputs(", ", out);
+        json_key_number(out, "start_mib", mib(ts->rss_start), ts->rss_start >= 0);
+        fputs(", ", out);
+        json_key_number(out, "end_mib", mib(ts->rss_end), ts->rss_end >= 0);
+        fprintf(out, ", \"depth\": %d}", ts->depth);
+    }
+    fputs("\n      ],\n", out);
+}
+
 static void write_spans(FILE *out, const section_t *s)
 {
     size_t i;
@@ -223,6 +245,8 @@ int render_json(FILE *out, const model_t *m, source_cache_t *sources, const rend
         fputs(",\n", out);
         write_spans(out, s);
         fputs(",\n", out);
+        if (s->ntimestamps)
+            write_timestamps(out, s);
         if (write_functions(out, s, sources))
             return -1;
         fputs("\n    }", out);

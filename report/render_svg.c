@@ -9,7 +9,9 @@
  * and its label, which is the only text inside it), and under the time
  * axis one lane per profiled function, its name in the left margin and its
  * spans as bars.  A lane never holds text, and a name is in exactly one
- * place however many spans it has: 30 functions are 30 lanes.
+ * place however many spans it has: 30 functions are 30 lanes.  The spans
+ * the program named (profile.timestamp) follow in a block of the same
+ * lanes, one per name.
  */
 #include "render_svg.h"
 
@@ -432,6 +434,99 @@ static void lane_label(FILE *out, const lane_t *lane, int y)
     fprintf(out, "%s</text></g>\n", shown < len ? "..." : "");
 }
 
+/* ---- the lanes of the named spans (profile.timestamp) ---- */
+
+/* Named spans come after the functions, in lanes of their own, one per
+ * name, laid out as the functions' are: a name in one place, bars that
+ * never hold text, nested or repeated spans of one name merged. */
+static const char timestamp_kind[] = "profile.timestamp";
+
+static size_t timestamp_lane_of(lane_t *lanes, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(lanes[i].name, name))
+            return i;
+    lanes[*n] = (lane_t){.name = name, .path = timestamp_kind, .first = -1};
+    return (*n)++;
+}
+
+/* The lanes of every section's named spans, in the order they first
+ * started (the busiest MAX_LANES if more).  Returns how many are shown;
+ * *ALL gets how many there are. */
+static size_t timestamp_lanes(const model_t *m, lane_t *lanes, size_t *all,
+                              long long (*offset)(const model_t *, const section_t *))
+{
+    size_t n = 0, shown;
+    for (size_t i = 0; i < m->nsections; i++) {
+        const section_t *s = m->sections[i];
+        long long off = offset(m, s);
+        for (size_t j = 0; j < s->ntimestamps; j++) {
+            const named_span_t *ts = &s->timestamps[j];
+            lane_t *l = &lanes[timestamp_lane_of(lanes, &n, ts->name)];
+            l->busy += (double)(ts->end - ts->start) / 1e9;
+            if (l->first < 0 || ts->start + off < l->first)
+                l->first = ts->start + off;
+        }
+    }
+    *all = shown = n;
+    if (n > MAX_LANES) {
+        qsort(lanes, n, sizeof *lanes, by_busy);
+        shown = MAX_LANES;
+    }
+    qsort(lanes, shown, sizeof *lanes, by_first_start);
+    return shown;
+}
+
+static void timestamp_bar(FILE *out, double x0, double x1, int y, const char *colour,
+                          const named_span_t *ts, long long pid)
+{
+    if (x1 - x0 < 1.5)
+        x1 = x0 + 1.5;
+    fprintf(out, "<rect class=\"timestamp\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+            "fill=\"%s\" fill-opacity=\"0.55\" stroke=\"%s\"><title>", x0, y + 2, x1 - x0,
+            LANE_H - 4, colour, colour);
+    text_html(out, ts->name, strlen(ts->name));
+    fprintf(out, " (pid %lld): %.4g s", pid, (double)(ts->end - ts->start) / 1e9);
+    if (ts->rss_start >= 0 && ts->rss_end >= 0)
+        fprintf(out, ", %.1f to %.1f MiB", (double)ts->rss_start / 1048576.0,
+                (double)ts->rss_end / 1048576.0);
+    fputs("</title></rect>\n", out);
+}
+
+/* Section S's named spans in their lanes; spans of one lane closer than a
+ * pixel are one bar (whose title is the first span's). */
+static void section_timestamps(FILE *out, const frame_t *f, const section_t *s, long long off,
+                               const lane_t *lanes, size_t shown, int lanes_y, const char *colour)
+{
+    double x0 = -1, x1 = -1;
+    const named_span_t *first = NULL;
+
+    for (size_t l = 0; l < shown; l++) {
+        x0 = x1 = -1;
+        first = NULL;
+        for (size_t j = 0; j < s->ntimestamps; j++) {
+            const named_span_t *ts = &s->timestamps[j];
+            if (strcmp(ts->name, lanes[l].name))
+                continue;
+            double a = px(f, (double)(ts->start + off) / 1e9), b = px(f, (double)(ts->end + off) / 1e9);
+            if (first && a <= x1 + 1 && b >= x0 - 1) {
+                if (a < x0)
+                    x0 = a;
+                if (b > x1)
+                    x1 = b;
+                continue;
+            }
+            if (first)
+                timestamp_bar(out, x0, x1, lanes_y + (int)l * LANE_H, colour, first, s->pid);
+            first = ts;
+            x0 = a;
+            x1 = b;
+        }
+        if (first)
+            timestamp_bar(out, x0, x1, lanes_y + (int)l * LANE_H, colour, first, s->pid);
+    }
+}
+
 /* ---- the whole picture ---- */
 
 typedef struct group {
@@ -467,6 +562,8 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
     const section_t *peak_s = NULL;
     long long peak_off = 0;
     size_t i, j, n, ngroups, nlanes = 0, maxtables = 0, alltables = 0, shown, nentries = 0;
+    lane_t *ts_lanes = NULL;
+    size_t alltimestamps = 0, ts_all = 0, ts_shown;
     int rc = -1;
 
     for (i = 0; i < m->nsections; i++) {
@@ -474,16 +571,23 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
         if (m->sections[i]->ntables > maxtables)
             maxtables = m->sections[i]->ntables;
     }
+    for (i = 0; i < m->nsections; i++)
+        alltimestamps += m->sections[i]->ntimestamps;
     lanes = calloc(alltables ? alltables : 1, sizeof *lanes);
+    ts_lanes = calloc(alltimestamps ? alltimestamps : 1, sizeof *ts_lanes);
     lane_for = malloc((maxtables ? maxtables : 1) * sizeof *lane_for);
     x0 = malloc((alltables ? alltables : 1) * sizeof *x0);
     x1 = malloc((alltables ? alltables : 1) * sizeof *x1);
-    if (!pts || !group_of || !groups || !total || !entries || !lanes || !lane_for || !x0 || !x1)
+    if (!pts || !group_of || !groups || !total || !entries || !lanes || !lane_for || !x0 || !x1
+        || !ts_lanes)
         goto done;
 
     for (i = 0; i < m->nsections; i++) {
         const section_t *s = m->sections[i];
         double end = (double)(s->t_last + offset_of(m, s)) / 1e9;
+        for (j = 0; j < s->ntimestamps; j++)
+            if ((double)(s->timestamps[j].end + offset_of(m, s)) / 1e9 > end)
+                end = (double)(s->timestamps[j].end + offset_of(m, s)) / 1e9;
         if (end > f.t_max)
             f.t_max = end;
         if ((double)s->peak_rss / 1048576.0 > f.y_max)
@@ -547,6 +651,7 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
         shown = MAX_LANES;
     }
     qsort(lanes, shown, sizeof *lanes, by_first_start);
+    ts_shown = timestamp_lanes(m, ts_lanes, &ts_all, offset_of);
 
     /* The legend's entries, laid out before anything is drawn. */
     if (m->nsections > 1) {
@@ -575,7 +680,13 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
     int lanes_top = f.top + PLOT_H + 50;
     int lanes_y = lanes_top + 18;
     int lanes_end = lanes_y + (int)shown * LANE_H;
-    int height = (nlanes ? lanes_end + (nlanes > shown ? 20 : 0) : f.top + PLOT_H + 44) + 12;
+    /* The named spans' block under the functions' (or in its place). */
+    int ts_top = nlanes ? lanes_end + (nlanes > shown ? 20 : 0) + 10 : lanes_top;
+    int ts_y = ts_top + 18;
+    int ts_end = ts_y + (int)ts_shown * LANE_H;
+    int blocks_end = ts_all ? ts_end + (ts_all > ts_shown ? 20 : 0)
+                   : nlanes ? lanes_end + (nlanes > shown ? 20 : 0) : f.top + PLOT_H + 44;
+    int height = blocks_end + 12;
 
     if (standalone)
         fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", out);
@@ -633,7 +744,7 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
 
         fprintf(out, "<line class=\"peak-time\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%d\" "
                 "stroke=\"#555\" stroke-dasharray=\"2 3\"/>\n", x, y + 4, x,
-                nlanes ? lanes_end : f.top + PLOT_H);
+                ts_all ? ts_end : nlanes ? lanes_end : f.top + PLOT_H);
         fprintf(out, "<circle class=\"peak\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" "
                 "stroke=\"black\" stroke-width=\"1.5\"/>\n<text class=\"peak-label\" x=\"%.1f\" "
                 "y=\"%.1f\" font-size=\"12\" text-anchor=\"%s\" stroke=\"white\" stroke-width=\"4\" "
@@ -685,6 +796,25 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
                     "(memprof-report --format json lists every span)</text>\n", LEFT,
                     lanes_end + 15, nlanes - shown);
     }
+    if (ts_all) {
+        fprintf(out, "<text class=\"timestamps-title\" x=\"%d\" y=\"%d\" font-size=\"12\" "
+                "fill=\"#333\">profile.timestamp spans: when each ran, in its process's colour"
+                "</text>\n", LEFT, ts_top + 12);
+        for (j = 0; j < ts_shown; j++) {
+            int y = ts_y + (int)j * LANE_H;
+            if (j % 2 == 0)
+                fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                        "fill=\"#f2f2f2\"/>\n", LEFT, y, PLOT_W, LANE_H);
+            lane_label(out, &ts_lanes[j], y);
+        }
+        for (i = 0; i < m->nsections; i++)
+            section_timestamps(out, &f, m->sections[i], offset_of(m, m->sections[i]), ts_lanes,
+                               ts_shown, ts_y, palette[group_of[i] % NPALETTE]);
+        if (ts_all > ts_shown)
+            fprintf(out, "<text class=\"timestamps-more\" x=\"%d\" y=\"%d\" font-size=\"12\" "
+                    "fill=\"#333\">and %zu more names, each spanning less time than these</text>\n",
+                    LEFT, ts_end + 15, ts_all - ts_shown);
+    }
     fputs("</svg>\n", out);
     rc = 0;
 done:
@@ -694,6 +824,7 @@ done:
     free(total);
     free(entries);
     free(lanes);
+    free(ts_lanes);
     free(lane_for);
     free(x0);
     free(x1);

@@ -11,6 +11,7 @@ the Mem usage column (memprof's interpreter starts ~37 MiB smaller, without
 psutil and IPython), and each Increment to "small" or the sign of a big one
 (over 60 MiB), keeping the number of decimals and every other character.
 """
+import json
 import os
 import re
 import subprocess
@@ -175,3 +176,55 @@ def test_under_the_launcher_tables_come_at_the_end(tmp_path):
     # One table per function, the two calls of grow_and_free summed.
     assert [t.first for t in parsed] == [4, 17]
     assert parsed[0].row(8).occurrences == 2 and 300 < parsed[0].row(8).inc < 310
+
+
+def timestamps_of_memory_profiler(program):
+    # `python -m memory_profiler --timestamp` (what mprof run runs): a FUNC
+    # line per span, "FUNC .NAME mem0 t0 mem1 t1 level".
+    r = subprocess.run([ORACLE_PYTHON, '-m', 'memory_profiler', '--timestamp', program.name],
+                       cwd=program.parent, env=env_for(False), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    spans = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if f[0] == 'FUNC' and f[1].startswith('.'):
+            spans[f[1][1:]] = (float(f[4]) - float(f[2]), float(f[5]) - float(f[3]), int(f[6]))
+    return spans
+
+
+@pytest.mark.parametrize('spec', INTERPRETERS)
+def test_profile_timestamp_spans_as_memory_profilers(spec, tmp_path):
+    # The builtin's profile.timestamp(name), as mprof run's: one trace
+    # record per span with its RSS at both ends, compared with
+    # memory_profiler 0.61's FUNC lines for the same program.
+    program = tmp_path / 'timestamps.py'
+    program.write_text((ROOT / 'examples' / 'timestamps.py').read_text())
+    expected = timestamps_of_memory_profiler(program)
+    assert sorted(expected) == ['free', 'load', 'parse']
+    r = subprocess.run([interpreter(spec), program.name], cwd=tmp_path,
+                       env=env_for(True, MEMPROF_OUTPUT=str(tmp_path / 't.jsonl')),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == '' and r.stderr == '', r.stderr
+    records = [json.loads(line) for line in (tmp_path / 't.jsonl').read_text().splitlines()
+               if '"k":"timestamp"' in line]
+    mine = {t['name']: ((t['rss1'] - t['rss0']) / 1048576, (t['t1'] - t['t0']) / 1e9, t['depth'])
+            for t in records}
+    assert [t['name'] for t in records] == ['parse', 'load', 'free']     # as they end
+    for name, (mem, secs, depth) in expected.items():
+        got = mine[name]
+        assert got[2] == depth, (name, got, expected)
+        assert abs(got[0] - mem) < 4, (name, got, expected)      # MiB
+        assert got[1] >= 0.05 and secs >= 0.05
+    # One record per call of a decorated function too (memprof's addition).
+    (tmp_path / 'deco.py').write_text(
+        '@profile.timestamp("step")\ndef step():\n    return 1\nstep(); step()\n'
+        'from memory_profiler import profile as p\nwith p.timestamp("imported"):\n    pass\n')
+    (tmp_path / 't.jsonl').unlink()
+    r = subprocess.run([interpreter(spec), 'deco.py'], cwd=tmp_path,
+                       env=env_for(True, MEMPROF_OUTPUT=str(tmp_path / 't.jsonl')),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    names = [json.loads(line)['name'] for line in (tmp_path / 't.jsonl').read_text().splitlines()
+             if '"k":"timestamp"' in line]
+    assert names == ['step', 'step', 'imported']

@@ -180,3 +180,29 @@ def test_plot_into_png_name_is_refused(tmp_path):
     assert out.returncode == 2
     assert "--plot: 'x.png': only SVG is drawn: give a file name ending in .svg" in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_timestamps(tmp_path):
+    # profile.timestamp's named spans: a block of lanes of their own under
+    # the functions', one per name, each named once, no text overprinted.
+    svg = draw("timestamps.py", tmp_path)
+    root, facts, png = render(svg, tmp_path)
+    keep("plot-timestamps", svg, png)
+    check_layout(facts)
+    assert lane_names(root) == ["build", "load", "parse", "free"]
+    assert texts(root, "timestamps-title") == [
+        "profile.timestamp spans: when each ran, in its process's colour"]
+    bars = [r for r in root.iter(SVG + "rect") if r.get("class") == "timestamp"]
+    names = ["".join(r.itertext()).split(" (pid")[0] for r in bars]
+    assert sorted(names) == ["free", "load", "parse"]
+    by_name = {n: r for n, r in zip(names, bars)}
+    # Each in its own lane (rows 13 px apart), under the functions' lane.
+    ys = [float(by_name[n].get("y")) for n in ("load", "parse", "free")]
+    fn_bar = [r for r in root.iter(SVG + "rect") if r.get("class") == "span"]
+    assert len(fn_bar) == 1 and ys[0] > float(fn_bar[0].get("y")) + 13
+    assert ys[1] - ys[0] == 13 and ys[2] - ys[1] == 13
+    # parse runs inside load; free after it.
+    x = {n: (float(r.get("x")), float(r.get("x")) + float(r.get("width"))) for n, r in by_name.items()}
+    assert x["load"][0] <= x["parse"][0] and x["parse"][1] <= x["load"][1] + 1
+    assert x["free"][0] >= x["load"][1] - 1
+    assert "to" in "".join(by_name["load"].itertext())      # the RSS at both ends on hover

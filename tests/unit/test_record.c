@@ -108,6 +108,30 @@ static void test_table_snapshot(void)
     CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
 }
 
+static void test_timestamp(void)
+{
+    record_t rec;
+    record_error_t err;
+    const char *s;
+
+    s = "{\"k\":\"timestamp\",\"name\":\"load\",\"t0\":5,\"t1\":9,\"rss0\":100,\"rss1\":300,\"depth\":1}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_TIMESTAMP && rec.u.timestamp.t0 == 5 && rec.u.timestamp.t1 == 9);
+    CHECK(rec.u.timestamp.rss1 == 300 && rec.u.timestamp.depth == 1);
+    CHECK_STR(rec.u.timestamp.name, "load");
+    record_clear(&rec);
+    /* The RSS and the depth may be left out. */
+    s = "{\"k\":\"timestamp\",\"name\":\"x\",\"t0\":5,\"t1\":5}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.timestamp.rss0 == -1);
+    record_clear(&rec);
+    s = "{\"k\":\"timestamp\",\"name\":\"x\",\"t0\":9,\"t1\":5}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "timestamp record: \"t0\" 9 and \"t1\" 5 are not a span of time");
+    s = "{\"k\":\"timestamp\",\"t0\":1,\"t1\":5}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "timestamp record has no \"name\"");
+}
+
 static void test_objects(void)
 {
     record_t rec;
@@ -154,6 +178,7 @@ int main(void)
     test_fast_optional_fields_and_samples();
     test_fast_rejects_anything_else();
     test_table_snapshot();
+    test_timestamp();
     test_slow_path_events();
     test_objects();
     return check_summary();
