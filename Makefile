@@ -53,7 +53,7 @@ $(B)/report/%.o: report/%.c | $(B)/report
 $(B)/table/%.o: table/%.c | $(B)/table
 	$(CC) $(FINAL_CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE -c -o $@ $<
 $(B)/launcher/%.o: launcher/%.c | $(B)/launcher
-	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -c -o $@ $<
+	$(CC) $(FINAL_CFLAGS) -D_GNU_SOURCE -Icollector -c -o $@ $<
 
 # bootstrap.c pulls bootstrap.py in with .incbin, which -MMD does not see.
 $(B)/preload/bootstrap.o: $(wildcard preload/*.py)
@@ -64,7 +64,9 @@ $(B)/libmemprof.so: $(AGENT_OBJ) preload/exports.map
 $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 	$(CC) -o $@ $^ -ljansson -lpthread -lm $(LDFLAGS)
 
-$(B)/memprof: $(B)/launcher/memprof.o
+# The launcher's tree sampler (--include-children) reads /proc as the
+# agent's memory_usage does: collector/proctree.c, linked into both.
+$(B)/memprof: $(B)/launcher/memprof.o $(B)/launcher/tree.o $(B)/collector/proctree.o
 	$(CC) -o $@ $^ -ljansson $(LDFLAGS)
 
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests

@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "tree.h"
+
 static const char usage[] =
     "Usage: memprof [OPTION]... COMMAND [ARGS...]\n"
     "\n"
@@ -52,6 +54,11 @@ static const char usage[] =
     "                       (MEMPROF_AGGREGATE: for long runs; without events\n"
     "                       there is no --mode exact and no --top)\n"
     "  --plot FILE.svg      also draw memory over time into FILE.svg (SVG only)\n"
+    "  --include-children   also sample the whole process tree's memory from\n"
+    "                       outside every --interval (children that are not\n"
+    "                       Python too); --plot draws its total\n"
+    "  --multiprocess       as --include-children, and --plot draws one line per\n"
+    "                       process of the tree\n"
     "  --format FORMAT      the report's format: text, json, csv or html\n"
     "  --mode MODE          compat (memory_profiler's numbers) or exact\n"
     "  --threads HOW        merge (one table per function) or split (per thread)\n"
@@ -208,11 +215,12 @@ static const char *check_merge_split(const char *v)
 }
 
 /* The agent's own rule (collector/sampler.c), so that a bad interval stops
- * here rather than turning the agent off in the program. */
-static const char *check_interval(const char *v)
+ * here rather than turning the agent off in the program: nanoseconds, 0
+ * for off, -1 if not a duration from 1 ms to 60 s. */
+static double interval_ns(const char *v)
 {
     if (!strcmp(v, "off") || !strcmp(v, "0"))
-        return NULL;
+        return 0;
     char *end;
     errno = 0;
     double t = strtod(v, &end), unit = 0;
@@ -226,8 +234,12 @@ static const char *check_interval(const char *v)
         else if (!strcmp(end, "s"))
             unit = 1e9;
     }
-    return unit && t * unit >= 1e6 && t * unit <= 60e9
-           ? NULL : "give a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off";
+    return unit && t * unit >= 1e6 && t * unit <= 60e9 ? t * unit : -1;
+}
+
+static const char *check_interval(const char *v)
+{
+    return interval_ns(v) >= 0 ? NULL : "give a duration from 1ms to 60s (e.g. 10ms, 0.5s) or off";
 }
 
 static const char *check_patterns(const char *v)
@@ -293,6 +305,8 @@ static const option_t options[] = {
     {"--heap", NULL, NULL, NULL, FLAG_ENV, "MEMPROF_HEAP", NULL},
     {"--aggregate", NULL, NULL, NULL, FLAG_ENV, "MEMPROF_AGGREGATE", NULL},
     {"--plot", NULL, "FILE", check_plot, REPORT, "--plot", "--plot memory.svg"},
+    {"--include-children", NULL, NULL, NULL, OWN, NULL, NULL},
+    {"--multiprocess", NULL, NULL, NULL, OWN, NULL, NULL},
     {"--format", NULL, "FORMAT", check_format, REPORT, "--format", "--format html"},
     {"--mode", NULL, "MODE", check_mode, REPORT, "--mode", "--mode exact"},
     {"--threads", NULL, "HOW", check_merge_split, REPORT, "--threads", "--threads split"},
@@ -590,10 +604,24 @@ static void add_report_arg(const char *a)
     report_args[nreport++] = (char *)a;
 }
 
+/* The tree sampler's period: MEMPROF_INTERVAL's (--interval), 10 ms when
+ * not set; off is a usage error, as the samples are what was asked for. */
+static uint64_t tree_interval_of(const char *v)
+{
+    if (!v || !*v)
+        return 10000000u;
+    double ns = interval_ns(v);
+    if (ns == 0)
+        usage_error("--include-children and --multiprocess sample every --interval: "
+                    "give a duration (e.g. --interval 10ms), not off");
+    return ns > 0 ? (uint64_t)ns : 10000000u;
+}
+
 int main(int argc, char **argv)
 {
     const char *output = NULL, *plot = NULL, *files = NULL, *functions = NULL;
     bool force = false, report = true, aggregate = false, exact = false, top = false;
+    bool children = false, per_process = false;     /* --include-children, --multiprocess */
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         char *a = argv[i], *value = NULL;
@@ -660,6 +688,10 @@ int main(int argc, char **argv)
             exact = !strcmp(value, "exact");
         } else if (!strcmp(o->name, "--top")) {
             top = true;
+        } else if (!strcmp(o->name, "--include-children")) {
+            children = true;
+        } else if (!strcmp(o->name, "--multiprocess")) {
+            children = per_process = true;
         }
     }
     if (aggregate && (exact || top))
@@ -671,6 +703,7 @@ int main(int argc, char **argv)
     }
     char **cmd = argv + i;
     check_command(cmd);
+    uint64_t tree_interval = children ? tree_interval_of(getenv("MEMPROF_INTERVAL")) : 0;
 
     char dir[PATH_MAX], agent[PATH_MAX], trace[PATH_MAX], reporter[PATH_MAX];
     self_dir(dir, sizeof dir);
@@ -738,10 +771,24 @@ int main(int argc, char **argv)
         _exit(127);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid", errno);
+    tree_sampler_t tree;
+    bool sampling = children && tree_init(&tree, tree_interval, per_process);
+    if (children && !sampling)
+        fprintf(stderr, "memprof: cannot sample the process tree: %s\n", strerror(errno));
+    if (sampling) {
+        status = tree_wait(&tree, pid);
+    } else {
+        while (waitpid(pid, &status, 0) < 0)
+            if (errno != EINTR)
+                die("waitpid", errno);
+    }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (sampling) {
+        /* Into the trace, which a run without Python did not create: then
+         * only if a trace or a plot was asked for. */
+        tree_append(&tree, trace, output || plot);
+        tree_destroy(&tree);
+    }
     if (code == 127 && !exists(trace))
         return code;
 

@@ -1,6 +1,8 @@
 /* inproc: see inproc.h. */
 #include "inproc.h"
 
+#include "proctree.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,97 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- reading /proc ---- */
-
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n >= 0)
-        buf[n] = 0;
-    return n;
-}
-
-/* Resident bytes of PID (0: this process), or -1 if it is gone. */
-static long long rss_of_pid(int pid)
-{
-    char path[64], buf[128];
-    if (pid == 0)
-        strcpy(path, "/proc/self/statm");
-    else
-        snprintf(path, sizeof path, "/proc/%d/statm", pid);
-    if (read_file(path, buf, sizeof buf) <= 0)
-        return -1;
-    char *p = strchr(buf, ' ');
-    if (!p)
-        return -1;
-    return strtoll(p + 1, NULL, 10) * sysconf(_SC_PAGESIZE);
-}
-
-/* The parent pid of PID from /proc/PID/stat, or -1. */
-static int parent_of(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    if (read_file(path, buf, sizeof buf) <= 0)
-        return -1;
-    /* pid (comm) state ppid: comm may hold spaces and parentheses. */
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-        return -1;
-    return atoi(p + 4);
-}
+/* ---- reading /proc (proctree.h) ---- */
 
 #define MAX_TREE 1024
-
-/* The descendants of ROOT (not ROOT), in pid order, at most MAX: every
- * process whose chain of parents reaches ROOT. Returns how many. */
-static int descendants(int root, int *out, int max)
-{
-    enum { MAX_PROCS = 32768 };
-    int *pids = malloc(2 * MAX_PROCS * sizeof *pids), *parents = pids + MAX_PROCS;
-    int n = 0;
-    DIR *d = pids ? opendir("/proc") : NULL;
-    if (!d) {
-        free(pids);
-        return 0;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) && n < MAX_PROCS) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        int pid = atoi(e->d_name);
-        int ppid = parent_of(pid);
-        if (ppid < 0)
-            continue;
-        pids[n] = pid;
-        parents[n] = ppid;
-        n++;
-    }
-    closedir(d);
-    int found = 0;
-    for (int i = 0; i < n && found < max; i++) {
-        int p = parents[i];
-        for (int depth = 0; p > 1 && depth < 64; depth++) {
-            if (p == root) {
-                out[found++] = pids[i];
-                break;
-            }
-            int next = -1;
-            for (int j = 0; j < n; j++)
-                if (pids[j] == p) {
-                    next = parents[j];
-                    break;
-                }
-            p = next;
-        }
-    }
-    free(pids);
-    return found;
-}
 
 static double wall_clock(void)
 {
@@ -112,12 +26,12 @@ static double wall_clock(void)
 /* Resident bytes of PID and, if asked, of all its descendants. */
 static long long sample_tree(int pid, bool children)
 {
-    long long total = rss_of_pid(pid);
+    long long total = proctree_rss(pid);
     if (total >= 0 && children) {
         int kids[MAX_TREE];
-        int n = descendants(pid ? pid : (int)getpid(), kids, MAX_TREE);
+        int n = proctree_descendants(pid ? pid : (int)getpid(), kids, MAX_TREE);
         for (int i = 0; i < n; i++) {
-            long long r = rss_of_pid(kids[i]);
+            long long r = proctree_rss(kids[i]);
             if (r > 0)
                 total += r;
         }
@@ -151,7 +65,7 @@ static bool append_pair(PyObject *list, PyObject *a, PyObject *b)
 
 static PyObject *c_rss_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return py.Long_FromLongLong(rss_of_pid(0));
+    return py.Long_FromLongLong(proctree_rss(0));
 }
 
 /* rss_of(pid, children=0) -> bytes of pid (and its descendants), -1 if gone */
@@ -170,10 +84,10 @@ static PyObject *c_children_rss(PyObject *self, PyObject *const *args, Py_ssize_
     if (!int_arg(args, nargs, 0, &pid))
         return NULL;
     int kids[MAX_TREE];
-    int n = descendants(pid ? (int)pid : (int)getpid(), kids, MAX_TREE);
+    int n = proctree_descendants(pid ? (int)pid : (int)getpid(), kids, MAX_TREE);
     PyObject *list = py.List_New(0);
     for (int i = 0; list && i < n; i++) {
-        long long r = rss_of_pid(kids[i]);
+        long long r = proctree_rss(kids[i]);
         if (r < 0)
             continue;
         if (!append_pair(list, py.Long_FromLongLong(kids[i]), py.Long_FromLongLong(r))) {
@@ -211,7 +125,7 @@ static PyObject *c_sleep(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 static long long high_water_mark(void)
 {
     char buf[4096];
-    if (read_file("/proc/self/status", buf, sizeof buf) <= 0)
+    if (proctree_read("/proc/self/status", buf, sizeof buf) <= 0)
         return -1;
     char *p = strstr(buf, "\nVmHWM:");
     return p ? strtoll(p + 7, NULL, 10) * 1024 : -1;
@@ -232,7 +146,7 @@ static PyObject *c_peak_mark(PyObject *self, PyObject *const *args, Py_ssize_t n
 /* peak_since_mark() -> the largest RSS in bytes since peak_mark() */
 static PyObject *c_peak_since_mark(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long hwm = high_water_mark(), now = rss_of_pid(0);
+    long long hwm = high_water_mark(), now = proctree_rss(0);
     return py.Long_FromLongLong(hwm > now ? hwm : now);
 }
 
