@@ -85,10 +85,16 @@ static void sample(tree_sampler_t *t, pid_t root)
 {
     static int pids[MAX_PROCS];
     uint64_t now = monotonic_ns();
+    static long long rss[MAX_PROCS];
     pids[0] = (int)root;
+    rss[0] = proctree_rss((int)root);
+    /* The command has ended (a zombie has no pages) and waits to be
+     * reaped: the tree is no more. */
+    if (rss[0] <= 0)
+        return;
     int n = 1 + proctree_descendants((int)root, pids + 1, MAX_PROCS - 1);
-    long long total = 0, rss[MAX_PROCS];
-    for (int i = 0; i < n; i++) {
+    long long total = rss[0];
+    for (int i = 1; i < n; i++) {
         rss[i] = proctree_rss(pids[i]);
         if (rss[i] > 0)
             total += rss[i];

@@ -78,6 +78,10 @@ static int apply(loader_t *l, const record_t *rec)
         l->cur->t0_ns = rec->u.header.t0_ns;
         return LOAD_OK;
     }
+    if (rec->kind == RECORD_TREE || rec->kind == RECORD_TREE_SAMPLE || rec->kind == RECORD_TREE_PROC)
+        /* The launcher's, of the whole run: no section's, and a run with
+         * no Python process has no section at all. */
+        return model_tree_record(l->m, l->path, rec) ? LOAD_NO_MEMORY : LOAD_OK;
     if (!l->cur && rec->kind == RECORD_UNKNOWN && l->npieces > 0)
         return LOAD_OK;     /* padding after the first piece of a long header */
     if (!l->cur) {

@@ -50,6 +50,7 @@ void model_init(model_t *m)
     m->sections = NULL;
     m->nsections = 0;
     m->cap = 0;
+    m->tree = NULL;
     m->opt.exact = false;
     m->opt.split_threads = false;
 }
@@ -99,9 +100,13 @@ void model_truncate(model_t *m, size_t n)
         section_destroy(m->sections[--m->nsections]);
 }
 
+static void tree_destroy(process_tree_t *t);
+
 void model_destroy(model_t *m)
 {
     model_truncate(m, 0);
+    tree_destroy(m->tree);
+    m->tree = NULL;
     free(m->sections);
     m->sections = NULL;
     m->cap = 0;
@@ -447,6 +452,90 @@ static void note_memory(section_t *s, const event_t *ev)
     } else {
         timeline_add(s->event_rss, ev->t, ev->rss);
     }
+}
+
+static void tree_destroy(process_tree_t *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nprocs; i++) {
+        free(t->procs[i].command);
+        free(t->procs[i].rss);
+    }
+    free(t->procs);
+    free(t->total);
+    free(t);
+}
+
+/* The entry of PID, made if there is room; NULL if not. */
+static tree_proc_t *tree_proc_of(process_tree_t *t, long long pid)
+{
+    for (size_t i = 0; i < t->nprocs; i++)
+        if (t->procs[i].pid == pid)
+            return &t->procs[i];
+    if (t->nprocs == TREE_MAX_PROCS) {
+        t->dropped++;
+        return NULL;
+    }
+    tree_proc_t *p = &t->procs[t->nprocs];
+    *p = (tree_proc_t){.pid = pid, .rss = malloc(sizeof *p->rss)};
+    if (!p->rss)
+        return NULL;
+    timeline_init(p->rss);
+    t->nprocs++;
+    return p;
+}
+
+int model_tree_record(model_t *m, const char *trace, const record_t *rec)
+{
+    process_tree_t *t = m->tree;
+    if (t && strcmp(t->trace, trace))
+        return 0;       /* another trace's tree: the first one is drawn */
+    if (!t) {
+        t = m->tree = calloc(1, sizeof *t);
+        if (t) {
+            t->total = malloc(sizeof *t->total);
+            t->procs = calloc(TREE_MAX_PROCS, sizeof *t->procs);
+        }
+        if (!t || !t->total || !t->procs) {
+            tree_destroy(t);
+            m->tree = NULL;
+            return MODEL_NO_MEMORY;
+        }
+        t->trace = trace;
+        t->t0_ns = -1;
+        timeline_init(t->total);
+    }
+    if (rec->kind == RECORD_TREE) {
+        t->root = rec->u.tree.root;
+        t->interval_ns = rec->u.tree.interval_ns;
+        t->per_process = rec->u.tree.per_process;
+    } else if (rec->kind == RECORD_TREE_PROC) {
+        tree_proc_t *p = tree_proc_of(t, rec->u.tree_proc.pid);
+        if (p && rec->u.tree_proc.command) {
+            char *c = strdup(rec->u.tree_proc.command);
+            if (!c)
+                return MODEL_NO_MEMORY;
+            free(p->command);
+            p->command = c;
+            p->ppid = rec->u.tree_proc.ppid;
+        }
+    } else {
+        if (t->t0_ns < 0)
+            t->t0_ns = rec->u.tree_sample.t_ns;
+        long long at = rec->u.tree_sample.t_ns - t->t0_ns;
+        timeline_add(t->total, at, rec->u.tree_sample.rss);
+        if (at > t->t_last)
+            t->t_last = at;
+        json_t *procs = rec->u.tree_sample.procs;
+        for (size_t i = 0; procs && i < json_array_size(procs); i++) {
+            json_t *e = json_array_get(procs, i);
+            tree_proc_t *p = tree_proc_of(t, json_integer_value(json_array_get(e, 0)));
+            if (p)
+                timeline_add(p->rss, at, json_integer_value(json_array_get(e, 1)));
+        }
+    }
+    return 0;
 }
 
 int section_add_timestamp(section_t *s, const record_t *rec, record_error_t *err)

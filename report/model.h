@@ -121,10 +121,33 @@ typedef struct section {
     size_t ntimestamps, timestamps_cap;
 } section_t;
 
+/* The launcher's samples of the command's whole process tree, taken from
+ * outside (memprof --include-children, --multiprocess). */
+#define TREE_MAX_PROCS 64       /* processes with a curve of their own */
+
+typedef struct tree_proc {
+    long long pid, ppid;
+    char *command;              /* or NULL if never named */
+    timeline_t *rss;
+} tree_proc_t;
+
+typedef struct process_tree {
+    const char *trace;          /* the trace it came from */
+    long long root, interval_ns;
+    bool per_process;
+    long long t0_ns;            /* CLOCK_MONOTONIC of its first sample */
+    long long t_last;           /* ns since t0_ns */
+    timeline_t *total;
+    tree_proc_t *procs;
+    size_t nprocs;
+    size_t dropped;             /* processes past TREE_MAX_PROCS */
+} process_tree_t;
+
 typedef struct model {
     section_t **sections;   /* order of their headers */
     size_t nsections, cap;
     model_options_t opt;    /* for the sections added from now on */
+    process_tree_t *tree;   /* or NULL; the first trace's that has one */
 } model_t;
 
 void model_init(model_t *m);
@@ -155,6 +178,10 @@ const section_t *model_events_missing(const model_t *m);
  * their first section; with SPLIT every section is a group of its own.
  * Returns the number of groups. */
 size_t model_process_groups(const model_t *m, bool split, size_t *group_of);
+
+/* Applies a tree, tree_sample or tree_proc record of trace TRACE (it
+ * belongs to the run, not to a section).  Returns 0 or MODEL_NO_MEMORY. */
+int model_tree_record(model_t *m, const char *trace, const record_t *rec);
 
 /* Drops the sections from index N on (a trace that was refused). */
 void model_truncate(model_t *m, size_t n);

@@ -311,6 +311,45 @@ static int parse_timestamp(record_t *rec, json_t *o, record_error_t *err)
     return 0;
 }
 
+/* The launcher's process tree (--include-children): {"k":"tree",...},
+ * {"k":"tree_sample",...}, {"k":"tree_proc",...}. */
+static int parse_tree(record_t *rec, const char *k, json_t *o, record_error_t *err)
+{
+    if (!strcmp(k, "tree")) {
+        rec->kind = RECORD_TREE;
+        rec->u.tree.interval_ns = 0;
+        rec->u.tree.per_process = json_is_true(json_object_get(o, "per_process"));
+        return get_int(o, "tree", "root", true, &rec->u.tree.root, NULL, err) ||
+               get_int(o, "tree", "interval_ns", false, &rec->u.tree.interval_ns, NULL, err);
+    }
+    if (!strcmp(k, "tree_proc")) {
+        rec->kind = RECORD_TREE_PROC;
+        rec->u.tree_proc.ppid = 0;
+        rec->u.tree_proc.command = NULL;
+        return get_int(o, "tree_proc", "pid", true, &rec->u.tree_proc.pid, NULL, err) ||
+               get_int(o, "tree_proc", "ppid", false, &rec->u.tree_proc.ppid, NULL, err) ||
+               get_str(o, "tree_proc", "command", false, &rec->u.tree_proc.command, err);
+    }
+    rec->kind = RECORD_TREE_SAMPLE;
+    if (get_int(o, "tree_sample", "t_ns", true, &rec->u.tree_sample.t_ns, NULL, err) ||
+        get_int(o, "tree_sample", "rss", true, &rec->u.tree_sample.rss, NULL, err))
+        return -1;
+    json_t *procs = json_object_get(o, "procs");
+    rec->u.tree_sample.procs = NULL;
+    if (!procs)
+        return 0;
+    for (size_t i = 0; json_is_array(procs) && i < json_array_size(procs); i++) {
+        json_t *p = json_array_get(procs, i);
+        if (!json_is_array(p) || json_array_size(p) != 2 ||
+            !json_is_integer(json_array_get(p, 0)) || !json_is_integer(json_array_get(p, 1)))
+            return fail(err, 0, "tree_sample record: \"procs\" entry %zu must be [pid, rss]", i + 1);
+    }
+    if (!json_is_array(procs))
+        return fail(err, 0, "tree_sample record: \"procs\" must be an array of [pid, rss]");
+    rec->u.tree_sample.procs = procs;
+    return 0;
+}
+
 static int parse_object(record_t *rec, json_t *o, record_error_t *err)
 {
     const char *k;
@@ -353,6 +392,8 @@ static int parse_object(record_t *rec, json_t *o, record_error_t *err)
         return parse_table(rec, o, err);
     if (strcmp(k, "timestamp") == 0)
         return parse_timestamp(rec, o, err);
+    if (!strcmp(k, "tree") || !strcmp(k, "tree_sample") || !strcmp(k, "tree_proc"))
+        return parse_tree(rec, k, o, err);
     rec->kind = RECORD_UNKNOWN;
     return 0;
 }

@@ -58,6 +58,9 @@ typedef enum record_kind {
     RECORD_THREAD,
     RECORD_TABLE,       /* a table snapshot of the aggregating mode */
     RECORD_TIMESTAMP,   /* a span the program named (profile.timestamp) */
+    RECORD_TREE,        /* the launcher's sampler of the process tree starts */
+    RECORD_TREE_SAMPLE, /* its sample of the whole tree */
+    RECORD_TREE_PROC,   /* a process of the tree, named */
     RECORD_UNKNOWN,     /* an object whose "k" a later minor version added */
 } record_kind_t;
 
@@ -111,6 +114,19 @@ typedef struct record {
             long long rss0, rss1;   /* bytes, -1 if not given */
             long long depth;        /* spans open around it */
         } timestamp;
+        struct {
+            long long root, interval_ns;
+            bool per_process;
+        } tree;
+        struct {
+            long long t_ns;         /* CLOCK_MONOTONIC */
+            long long rss;          /* bytes, the whole tree */
+            json_t *procs;          /* validated [[pid, rss], ...], or NULL */
+        } tree_sample;
+        struct {
+            long long pid, ppid;
+            const char *command;
+        } tree_proc;
     } u;
 } record_t;
 

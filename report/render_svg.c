@@ -57,20 +57,32 @@ static double py(const frame_t *f, double mib)
     return f->top + PLOT_H - mib / f->y_max * PLOT_H;
 }
 
+/* The earliest CLOCK_MONOTONIC origin of trace TRACE's sections and of
+ * its process tree's samples, which start before any of them. */
+static long long trace_origin(const model_t *m, const char *trace, long long t0)
+{
+    for (size_t i = 0; i < m->nsections; i++) {
+        const section_t *o = m->sections[i];
+        if (o->has_t0 && o->trace == trace && o->t0_ns < t0)
+            t0 = o->t0_ns;
+    }
+    if (m->tree && m->tree->t0_ns >= 0 && !strcmp(m->tree->trace, trace) && m->tree->t0_ns < t0)
+        t0 = m->tree->t0_ns;
+    return t0;
+}
+
 /* ns added to a section's times to put it on the plot's clock. */
 static long long offset_of(const model_t *m, const section_t *s)
 {
-    long long t0 = s->t0_ns;
-    size_t i;
-
     if (!s->has_t0)
         return 0;
-    for (i = 0; i < m->nsections; i++) {
-        const section_t *o = m->sections[i];
-        if (o->has_t0 && o->trace == s->trace && o->t0_ns < t0)
-            t0 = o->t0_ns;
-    }
-    return s->t0_ns - t0;
+    return s->t0_ns - trace_origin(m, s->trace, s->t0_ns);
+}
+
+/* The same for the process tree's samples. */
+static long long tree_offset(const model_t *m)
+{
+    return m->tree->t0_ns - trace_origin(m, m->tree->trace, m->tree->t0_ns);
 }
 
 /* A round step giving about N ticks over [0, MAX]. */
@@ -527,6 +539,64 @@ static void section_timestamps(FILE *out, const frame_t *f, const section_t *s, 
     }
 }
 
+/* ---- the process tree, sampled from outside (--include-children) ---- */
+
+/* Processes of the tree drawn with lines of their own (--multiprocess): at
+ * most this many, the largest; the rest are in the total only. */
+#define TREE_LINES 8
+
+static bool has_section(const model_t *m, long long pid)
+{
+    for (size_t i = 0; i < m->nsections; i++)
+        if (m->sections[i]->pid == pid)
+            return true;
+    return false;
+}
+
+/* The tree's processes to draw (OUT, indexes into m->tree->procs): those
+ * with no section of their own (an agent's section draws its process
+ * already) that reached 1 MiB and a twentieth of the total, the largest
+ * first.  Returns how many; *MORE
+ * gets how many others were left to the total. */
+static size_t tree_lines(const model_t *m, size_t *out, size_t *more)
+{
+    const process_tree_t *t = m->tree;
+    size_t n = 0;
+    *more = t->dropped;
+    if (!t->per_process)
+        return 0;
+    for (size_t i = 0; i < t->nprocs; i++) {
+        /* Small ones (a shell, the pyenv shim's bash) only in the total. */
+        long long v = t->procs[i].rss->max;
+        if (has_section(m, t->procs[i].pid))
+            continue;
+        if (v < 1048576 || v < t->total->max / 20) {
+            (*more)++;
+            continue;
+        }
+        size_t at = n < TREE_LINES ? n++ : TREE_LINES;
+        if (at == TREE_LINES) {
+            /* full: replace the smallest if this one is larger */
+            size_t low = 0;
+            for (size_t k = 1; k < TREE_LINES; k++)
+                if (t->procs[out[k]].rss->max < t->procs[out[low]].rss->max)
+                    low = k;
+            (*more)++;
+            if (t->procs[out[low]].rss->max >= t->procs[i].rss->max)
+                continue;
+            at = low;
+        }
+        out[at] = i;
+    }
+    for (size_t a = 1; a < n; a++)      /* largest first */
+        for (size_t b = a; b > 0 && t->procs[out[b]].rss->max > t->procs[out[b - 1]].rss->max; b--) {
+            size_t x = out[b];
+            out[b] = out[b - 1];
+            out[b - 1] = x;
+        }
+    return n;
+}
+
 /* ---- the whole picture ---- */
 
 typedef struct group {
@@ -554,7 +624,7 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
     size_t *group_of = malloc(ns * sizeof *group_of);
     group_t *groups = calloc(ns, sizeof *groups);
     columns_t *total = calloc(1, sizeof *total);
-    entry_t *entries = calloc(ns + 1, sizeof *entries);
+    entry_t *entries = calloc(ns + 2 + TREE_LINES, sizeof *entries);
     lane_t *lanes = NULL;
     size_t *lane_for = NULL;
     double *x0 = NULL, *x1 = NULL;
@@ -596,6 +666,13 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
             peak_s = s;
             peak_off = offset_of(m, s);
         }
+    }
+    if (m->tree && m->tree->total->count) {
+        double end = (double)(m->tree->t_last + tree_offset(m)) / 1e9;
+        if (end > f.t_max)
+            f.t_max = end;
+        if ((double)m->tree->total->max / 1048576.0 > f.y_max)
+            f.y_max = (double)m->tree->total->max / 1048576.0;
     }
     f.t_max = f.t_max > 0 ? f.t_max * 1.02 : 1;
 
@@ -654,7 +731,16 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
     ts_shown = timestamp_lanes(m, ts_lanes, &ts_all, offset_of);
 
     /* The legend's entries, laid out before anything is drawn. */
-    if (m->nsections > 1) {
+    bool tree_total = m->tree && m->tree->total->count;
+    if (tree_total) {
+        entry_t *e = &entries[nentries++];
+        e->colour = TOTAL_COLOUR;
+        e->dash = " stroke-dasharray=\"6 3\"";
+        snprintf(e->text, sizeof e->text, "process tree total, sampled from outside every %.4g ms "
+                 "(highest %.1f MiB)", (double)m->tree->interval_ns / 1e6,
+                 (double)m->tree->total->max / 1048576.0);
+        e->tail = "";
+    } else if (m->nsections > 1) {
         entry_t *e = &entries[nentries++];
         e->colour = TOTAL_COLOUR;
         e->dash = " stroke-dasharray=\"6 3\"";
@@ -674,6 +760,30 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
         e->name_len = prefix_chars(s->command, len, LEGEND_LEN);
         e->tail = e->name_len < len ? (heap ? "... (dashed: heap)" : "...")
                                     : (heap ? " (dashed: heap)" : "");
+    }
+    /* The tree's processes without a section, each a line of its own. */
+    size_t tree_procs[TREE_LINES], ntree = 0, tree_more = 0;
+    if (tree_total)
+        ntree = tree_lines(m, tree_procs, &tree_more);
+    for (size_t k = 0; k < ntree; k++) {
+        const tree_proc_t *tp = &m->tree->procs[tree_procs[k]];
+        const char *command = tp->command ? tp->command : "";
+        size_t len = strlen(command);
+        entry_t *e = &entries[nentries++];
+        e->colour = palette[(ngroups + k) % NPALETTE];
+        e->dash = " stroke-dasharray=\"1 2\"";
+        snprintf(e->text, sizeof e->text, "pid %lld (from outside): ", tp->pid);
+        e->name = command;
+        e->name_len = prefix_chars(command, len, LEGEND_LEN);
+        e->tail = e->name_len < len ? "..." : "";
+    }
+    if (tree_more) {
+        entry_t *e = &entries[nentries++];
+        e->colour = "#bbbbbb";
+        e->dash = " stroke-dasharray=\"1 2\"";
+        snprintf(e->text, sizeof e->text, "%zu more processes of the tree, in the total only",
+                 tree_more);
+        e->tail = "";
     }
     f.top = 34 + legend(NULL, entries, nentries, 0) * LEGEND_ROW + 8;
 
@@ -732,9 +842,23 @@ int render_svg(FILE *out, const model_t *m, bool standalone, bool split_processe
         if (gr->members > 1)
             column_curve(out, &f, &gr->sum, colour, " stroke-width=\"2\" class=\"group\"");
     }
-    if (m->nsections > 1)
+    if (tree_total) {
+        long long off = tree_offset(m);
+        for (size_t k = 0; k < ntree; k++) {
+            const tree_proc_t *tp = &m->tree->procs[tree_procs[k]];
+            fprintf(out, "<g class=\"tree-process\"><title>pid %lld</title>\n", tp->pid);
+            n = timeline_points(tp->rss, pts);
+            curve(out, &f, pts, n, off, palette[(ngroups + k) % NPALETTE],
+                  " stroke-width=\"1.5\" stroke-dasharray=\"1 2\"");
+            fputs("</g>\n", out);
+        }
+        n = timeline_points(m->tree->total, pts);
+        curve(out, &f, pts, n, off, TOTAL_COLOUR,
+              " stroke-width=\"1.5\" stroke-dasharray=\"6 3\" class=\"tree-total\"");
+    } else if (m->nsections > 1) {
         column_curve(out, &f, total, TOTAL_COLOUR,
                      " stroke-width=\"1.5\" stroke-dasharray=\"6 3\" class=\"total\"");
+    }
 
     /* The peak: one process's highest RSS, and the line that ran then. */
     if (peak_s && peak_s->peak_rss > 0) {

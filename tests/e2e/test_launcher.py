@@ -187,3 +187,84 @@ def test_read_only_directory_puts_the_trace_in_tmpdir(open_dir):
     assert out.stderr.splitlines()[0] == ("memprof: the current directory is not writable: "
                                           "the trace goes to %s" % traces[0])
     assert sorted(os.listdir(ro)) == ["prog.py"]
+
+
+# ---- --include-children / --multiprocess: the tree sampled from outside ----
+
+DD = "dd if=/dev/zero of=/dev/null bs=64M count=30 2>/dev/null; sleep 0.2"
+
+
+def tree_records(trace):
+    import json
+    return [json.loads(line) for line in Path(trace).read_text().splitlines()
+            if line.startswith('{"k":"tree')]
+
+
+def memory_profilers_view(command):
+    """memory_profiler 0.61's memory_usage of the same command, with
+    include_children (the total) and multiprocess (each child): (highest
+    total MiB, highest child MiB)."""
+    code = ("import subprocess, sys\n"
+            "from memory_profiler import memory_usage\n"
+            "p = subprocess.Popen(sys.argv[1:])\n"
+            "total = memory_usage(p, interval=.01, include_children=True)\n"
+            "p = subprocess.Popen(sys.argv[1:])\n"
+            "each = memory_usage(p, interval=.01, multiprocess=True)\n"
+            "print(max(total), max(max(s[1:] or [0]) for s in each))\n")
+    r = subprocess.run([PYTHON, "-c", code, *command], env=env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return tuple(map(float, r.stdout.split()))
+
+
+def test_include_children_samples_a_command_that_is_not_python(tmp_path):
+    # No Python anywhere: no agent writes, the launcher's samples are the
+    # trace (asked for by -o), and they agree with memory_profiler's.
+    command = ["sh", "-c", DD]
+    r = launch(["--include-children", "-o", "t.jsonl", "--plot", "p.svg", *command], tmp_path)
+    assert r.returncode == 0, r.stderr
+    records = tree_records(tmp_path / "t.jsonl")
+    head, samples = records[0], [x for x in records if x["k"] == "tree_sample"]
+    assert head["k"] == "tree" and head["interval_ns"] == 10 ** 7 and not head["per_process"]
+    assert len(samples) >= 20 and all("procs" not in x for x in samples)
+    assert not [x for x in records if x["k"] == "tree_proc"]
+    assert [x["t_ns"] for x in samples] == sorted(x["t_ns"] for x in samples)
+    ours = max(x["rss"] for x in samples) / 1048576
+    theirs, _ = memory_profilers_view(command)
+    assert 64 < ours < 90 and abs(ours - theirs) < 8, (ours, theirs)
+    svg = (tmp_path / "p.svg").read_text()
+    assert 'class="tree-total"' in svg and "process tree total" in svg
+    assert 'class="tree-process"' not in svg
+
+
+def test_multiprocess_one_line_per_process(tmp_path):
+    # A profiled Python parent running a shell that runs dd: dd is named,
+    # drawn on its own, and its highest RSS is memory_profiler's.
+    (tmp_path / "parent.py").write_text(
+        "import subprocess\n@profile\ndef main():\n    a = [0] * (4 * 10 ** 6)\n"
+        "    subprocess.run(['sh', '-c', %r])\n    return len(a)\nmain()\n" % DD)
+    r = launch(["--multiprocess", "--interval", "20ms", "-o", "t.jsonl", "--plot", "p.svg",
+                "parent.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Filename: parent.py" in r.stdout
+    records = tree_records(tmp_path / "t.jsonl")
+    assert records[0]["interval_ns"] == 2 * 10 ** 7 and records[0]["per_process"]
+    dd = [x for x in records if x["k"] == "tree_proc" and x["command"].startswith("dd ")]
+    assert len(dd) == 1, records
+    pid = dd[0]["pid"]
+    samples = [x for x in records if x["k"] == "tree_sample"]
+    dd_max = max(rss for x in samples for p, rss in x["procs"] if p == pid) / 1048576
+    total_max = max(x["rss"] for x in samples) / 1048576
+    _, theirs = memory_profilers_view(["sh", "-c", DD])
+    assert 64 < dd_max < 72 and abs(dd_max - theirs) < 4, (dd_max, theirs)
+    assert total_max > dd_max + 30          # the parent's 30 MiB list is in the total
+    svg = (tmp_path / "p.svg").read_text()
+    assert '<g class="tree-process"><title>pid %d</title>' % pid in svg
+    assert "pid %d (from outside): dd if=/dev/zero" % pid in svg
+
+
+def test_tree_options_need_an_interval(prog):
+    r = launch(["--include-children", "--interval", "off", "prog.py"], prog)
+    assert r.returncode == 2 and not (prog / "ran").exists()
+    assert r.stderr == ("memprof: --include-children and --multiprocess sample every --interval: "
+                        "give a duration (e.g. --interval 10ms), not off\n")

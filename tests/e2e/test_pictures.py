@@ -206,3 +206,20 @@ def test_timestamps(tmp_path):
     assert x["load"][0] <= x["parse"][0] and x["parse"][1] <= x["load"][1] + 1
     assert x["free"][0] >= x["load"][1] - 1
     assert "to" in "".join(by_name["load"].itertext())      # the RSS at both ends on hover
+
+
+def test_process_tree(tmp_path):
+    # --multiprocess: the tree's total sampled from outside, dashed, and dd
+    # (not Python, no section) in a line of its own; no text overprinted.
+    svg = draw("children.py", tmp_path, "--multiprocess")
+    root, facts, png = render(svg, tmp_path)
+    keep("plot-children", svg, png)
+    check_layout(facts)
+    legend = texts(root, "legend")
+    assert legend[0].startswith("process tree total, sampled from outside every 10 ms")
+    assert [t for t in legend if "(from outside): dd if=/dev/zero" in t]
+    assert [t for t in legend if t.endswith("children.py")]     # the parent's own section
+    groups = [g for g in root.iter(SVG + "g") if g.get("class") == "tree-process"]
+    assert len(groups) == 1
+    total = [p for p in root.iter(SVG + "polyline") if p.get("class") == "tree-total"]
+    assert len(total) == 1
