@@ -132,6 +132,38 @@ static void test_timestamp(void)
     CHECK_STR(err.text, "timestamp record has no \"name\"");
 }
 
+static void test_tree(void)
+{
+    record_t rec;
+    record_error_t err;
+    const char *s;
+
+    s = "{\"k\":\"tree\",\"root\":42,\"interval_ns\":10000000,\"per_process\":true}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_TREE && rec.u.tree.root == 42 && rec.u.tree.per_process);
+    CHECK(rec.u.tree.interval_ns == 10000000);
+    record_clear(&rec);
+    s = "{\"k\":\"tree_sample\",\"t_ns\":7,\"rss\":300,\"procs\":[[42,100],[43,200]]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_TREE_SAMPLE && rec.u.tree_sample.rss == 300);
+    CHECK(json_array_size(rec.u.tree_sample.procs) == 2);
+    record_clear(&rec);
+    s = "{\"k\":\"tree_sample\",\"t_ns\":7,\"rss\":300}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0 && rec.u.tree_sample.procs == NULL);
+    record_clear(&rec);
+    s = "{\"k\":\"tree_sample\",\"t_ns\":7,\"rss\":300,\"procs\":[[42]]}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "tree_sample record: \"procs\" entry 1 must be [pid, rss]");
+    s = "{\"k\":\"tree_proc\",\"pid\":43,\"ppid\":42,\"command\":\"dd bs=64M\"}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == 0);
+    CHECK(rec.kind == RECORD_TREE_PROC && rec.u.tree_proc.ppid == 42);
+    CHECK_STR(rec.u.tree_proc.command, "dd bs=64M");
+    record_clear(&rec);
+    s = "{\"k\":\"tree_sample\",\"rss\":300}";
+    CHECK(record_parse(&rec, s, strlen(s), &err) == -1);
+    CHECK_STR(err.text, "tree_sample record has no \"t_ns\"");
+}
+
 static void test_objects(void)
 {
     record_t rec;
@@ -179,6 +211,7 @@ int main(void)
     test_fast_rejects_anything_else();
     test_table_snapshot();
     test_timestamp();
+    test_tree();
     test_slow_path_events();
     test_objects();
     return check_summary();
