@@ -94,7 +94,10 @@ def test_import_memprof_loads_the_agent(venv):
     code = textwrap.dedent('''\
         import sys
         before = set(sys.modules)
+        maps = lambda: "libmemprof.so" in open("/proc/self/maps").read()
+        assert not maps()
         import memprof
+        assert maps()           # the import loaded it, before any call
         assert memprof.start()
         assert 5 < memprof.rss() < 500, memprof.rss()
         print('profile' in dir(__builtins__))
