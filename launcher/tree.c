@@ -124,8 +124,13 @@ int tree_wait(tree_sampler_t *t, pid_t root)
     uint64_t next = monotonic_ns();
     for (;;) {
         pid_t r = waitpid(root, &status, WNOHANG);
-        if (r == root || (r < 0 && errno != EINTR))
+        if (r == root)
             break;
+        if (r < 0 && errno != EINTR) {
+            /* As the launcher's own wait (memprof.c's die()). */
+            fprintf(stderr, "memprof: waitpid: %s\n", strerror(errno));
+            exit(2);
+        }
         sample(t, root);
         /* On a fixed grid, so that a slow sample does not stretch it. */
         next += t->interval_ns;
