@@ -190,6 +190,49 @@ static void write_spans(FILE *out, const section_t *s)
     fputs(s->nspans ? "\n      ]" : "]", out);
 }
 
+static void write_points(FILE *out, const timeline_t *tl)
+{
+    static timeline_point_t pts[2 * TIMELINE_BUCKETS];
+    size_t n = timeline_points(tl, pts);
+
+    fputs("\"points\": [", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", [" : "[", out);
+        text_number(out, seconds(pts[i].t));
+        fputs(", ", out);
+        text_number(out, mib(pts[i].v));
+        fputc(']', out);
+    }
+    fputc(']', out);
+}
+
+/* The launcher's samples of the whole process tree (--include-children):
+ * times in seconds since its first sample (t0_ns, CLOCK_MONOTONIC as the
+ * sections'). */
+static void write_process_tree(FILE *out, const process_tree_t *t)
+{
+    fprintf(out, ",\n  \"process_tree\": {\"root\": %lld, \"t0_ns\": %lld, ", t->root, t->t0_ns);
+    json_key_number(out, "interval_s", seconds(t->interval_ns), 1);
+    fprintf(out, ", \"samples\": %llu, ", t->total->count);
+    json_key_number(out, "peak_mib", mib(t->total->max), t->total->count > 0);
+    fputs(",\n    ", out);
+    write_points(out, t->total);
+    fputs(",\n    \"processes\": [", out);
+    for (size_t i = 0; t->per_process && i < t->nprocs; i++) {
+        const tree_proc_t *p = &t->procs[i];
+        fprintf(out, "%s\n      {\"pid\": %lld, \"ppid\": %lld, \"command\": ", i ? "," : "", p->pid,
+                p->ppid);
+        json_str(out, p->command ? p->command : "");
+        fputs(", ", out);
+        json_key_number(out, "peak_mib", mib(p->rss->max), p->rss->count > 0);
+        fputs(", ", out);
+        write_points(out, p->rss);
+        fputc('}', out);
+    }
+    fprintf(out, "%s], \"processes_dropped\": %zu}", t->per_process && t->nprocs ? "\n    " : "",
+            t->dropped);
+}
+
 static int write_top(FILE *out, const model_t *m, size_t top)
 {
     line_ref_t *refs;
@@ -254,6 +297,8 @@ int render_json(FILE *out, const model_t *m, source_cache_t *sources, const rend
     fputs(m->nsections ? "\n  ]" : "]", out);
     if (o->top && write_top(out, m, o->top))
         return -1;
+    if (m->tree)
+        write_process_tree(out, m->tree);
     fputs("\n}\n", out);
     return 0;
 }

@@ -235,6 +235,17 @@ def test_include_children_samples_a_command_that_is_not_python(tmp_path):
     svg = (tmp_path / "p.svg").read_text()
     assert 'class="tree-total"' in svg and "process tree total" in svg
     assert 'class="tree-process"' not in svg
+    # The JSON report has it too, as its schema says.
+    import json
+    jsonschema = pytest.importorskip("jsonschema")
+    out = subprocess.run([str(ROOT / "build" / "memprof-report"), "--format", "json", "t.jsonl"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    jsonschema.validate(report, json.loads((ROOT / "docs" / "report-json-schema.json").read_text()))
+    tree = report["process_tree"]
+    assert report["processes"] == [] and tree["samples"] == len(samples)
+    assert tree["peak_mib"] == ours and tree["processes"] == []
 
 
 def test_multiprocess_one_line_per_process(tmp_path):
