@@ -64,7 +64,7 @@ $(B)/libmemprof.so: $(AGENT_OBJ) preload/exports.map
 $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 	$(CC) -o $@ $^ -ljansson -lpthread -lm $(LDFLAGS)
 
-$(B)/memprof: $(B)/launcher/memprof.o
+$(B)/memprof: $(B)/launcher/memprof.o $(B)/launcher/compact.o
 	$(CC) -o $@ $^ -ljansson $(LDFLAGS)
 
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests

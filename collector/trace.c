@@ -595,7 +595,14 @@ void trace_end(void)
         writer_end_record(w);
     }
     writer_flush(&writer);
+    writer_release(&writer);
     recording = false;
+}
+
+void trace_release(void)
+{
+    if (recording && writer_flush(&writer))
+        writer_release(&writer);
 }
 
 void trace_before_fork(void)

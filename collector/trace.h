@@ -89,8 +89,12 @@ void trace_event(enum trace_kind kind, uint32_t code, int line);
 
 /* Hands buffered records to the kernel. */
 void trace_flush(void);
-/* Writes the end record and flushes; recording stops. */
+/* Writes the end record and flushes; recording stops, and the trace file
+ * loses the padding after this process's last record (writer_release()). */
 void trace_end(void);
+/* Before exec: the same for the padding, recording goes on (if exec fails,
+ * in a new region). */
+void trace_release(void);
 /* Around fork: flush in the parent before; in the child, start a new
  * section (new pid, definitions again, RSS reopened). */
 void trace_before_fork(void);

@@ -371,6 +371,10 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         trace_hook_audit_event();
         if (event[0] == 'o')
             note_os_fork(event);
+        /* The new image writes a region of its own: no padding of ours is
+         * left before it. */
+        if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
+            trace_release();
         restart_sampler_if_safe();
     }
     if (event[0] == 'i' && strcmp(event, "import") == 0 && agent.state != DONE) {
