@@ -18,6 +18,10 @@
 
 #include "writer.h"
 
+/* The header's "version": 2 delta-encodes the events (README.rst, "The
+ * trace format"). */
+#define TRACE_VERSION 2
+
 enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
 
 /* MEMPROF_AGGREGATE: write events, tables (agg.h) instead, or both (to

@@ -71,6 +71,7 @@ static void close_piece(writer_t *w, bool last)
     if (!last)
         w->out[w->len++] = '\n';
     w->rec = w->len;
+    w->chunk++;
 }
 
 void writer_end_pieces(writer_t *w)
@@ -272,6 +273,7 @@ static bool map_region(writer_t *w)
     size_t head = w->in_part ? 0 : w->marker_len;
     memcpy(w->out, w->marker, head);
     w->len = w->rec = head;
+    w->chunk++;
     writer_pad_after(w);
     return true;
 }
@@ -393,6 +395,7 @@ size_t writer_resident(const writer_t *w)
 
 void writer_reset_pid(writer_t *w, int pid)
 {
+    w->chunk++;
     if (w->mapped) {
         /* The parent's mapping and file position are the parent's. */
         if (w->map)
@@ -483,6 +486,7 @@ static bool write_out(writer_t *w, size_t len)
         w->fd = -1;
     }
     w->written += total;
+    w->chunk++;
     w->headed = false;
     w->piece_first = w->in_part;
     memmove(w->buf, w->buf + len, w->len - len);
@@ -508,6 +512,7 @@ bool writer_flush(writer_t *w)
 
 void writer_begin_section(writer_t *w)
 {
+    w->chunk++;     /* the header starts one */
     if (w->mapped) {
         /* A header names its pid: it may stand where the region's pid
          * record is, if nothing else was written there yet. */

@@ -43,6 +43,10 @@ typedef struct writer {
     bool piece_first;   /* the chunk in buf starts with a piece */
     char part[48];      /* {"k":"part","pid":N,"last":0}\n, before each piece */
     size_t part_len;
+    /* Bumped whenever the bytes that follow start a new chunk for a
+     * reader: a new region or write(), a header, a part record. Events are
+     * delta-encoded within one (trace.c), so each decodes on its own. */
+    uint64_t chunk;
     bool failed;        /* a write failed: recording is off for good */
     bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
     bool by_path;       /* chunks go to path, opened for each write only */

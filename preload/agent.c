@@ -224,7 +224,8 @@ static bool is_session_trace(int fd)
     if (n <= 0)
         return false;
     head[n] = 0;
-    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":1,\"pid\":%s,", session);
+    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":%d,\"pid\":%s,", TRACE_VERSION,
+             session);
     snprintf(want[1], sizeof want[1], "{\"k\":\"part\",\"pid\":%s,", session);
     return strncmp(head, want[0], strlen(want[0])) == 0 || strncmp(head, want[1], strlen(want[1])) == 0;
 }

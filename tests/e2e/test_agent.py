@@ -116,9 +116,8 @@ def tables(text):
 def records(trace):
     """The trace's object records (events, which are arrays, and the
     padding of regions the agent has not filled, left out)."""
-    import json
-    recs = [json.loads(line) for line in Path(trace).read_text().splitlines()]
-    return [r for r in recs if isinstance(r, dict) and r.get("k") != "pad"]
+    from trace_format import read_trace
+    return [r for r in read_trace(trace) if isinstance(r, dict) and r.get("k") != "pad"]
 
 
 def write(tmp_path, name, source):
