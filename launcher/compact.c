@@ -52,14 +52,19 @@ static bool mapped_by_a_process(dev_t dev, ino_t ino)
     return found;
 }
 
+/* A padding record, or the padding a record that a kill cut short left
+ * after it (its head overwritten: spaces, then "}). */
 static bool holds_padding(FILE *f)
 {
+    static const char spaces_end[] = "                \"}\n";
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     bool found = false;
     while (!found && (n = getline(&line, &cap, f)) > 0)
-        found = memmem(line, (size_t)n, PAD_KEY, sizeof PAD_KEY - 1) != NULL;
+        found = memmem(line, (size_t)n, PAD_KEY, sizeof PAD_KEY - 1) != NULL
+                || ((size_t)n >= sizeof spaces_end - 1
+                    && memcmp(line + n - (sizeof spaces_end - 1), spaces_end, sizeof spaces_end - 1) == 0);
     free(line);
     return found;
 }

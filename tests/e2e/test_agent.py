@@ -152,7 +152,7 @@ def test_seed_example_on_every_interpreter(spec, tmp_path):
     assert out.stdout == "" and out.stderr == ""
     check_seed_table(report(trace))
     recs = records(trace)
-    assert recs[0]["k"] == "memprof" and recs[0]["version"] == 1
+    assert recs[0]["k"] == "memprof" and recs[0]["version"] == 2
     assert recs[0]["pid"] > 0 and recs[0]["argv"] == ["example.py"]
     assert any(r["k"] == "end" for r in recs)
 

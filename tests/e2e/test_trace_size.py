@@ -196,3 +196,47 @@ def test_size_note(tmp_path):
     out = subprocess.run([str(LAUNCHER), '--aggregate', '-f', '-o', 'run.jsonl', 'prog.py'],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert 'keeps long runs small' not in out.stderr
+
+
+KILLED = '''\
+import os, signal
+
+
+@profile
+def work(n):
+    a = [0] * n
+    os.kill(os.getpid(), signal.SIGKILL)
+    return len(a)
+
+
+work(100000)
+'''
+
+
+def test_compact_keeps_what_a_kill_left(tmp_path):
+    script = tmp_path / 'prog.py'
+    script.write_text(KILLED)
+    trace = tmp_path / 'trace.jsonl'
+    env = clean_env({'LD_PRELOAD': str(AGENT), 'MEMPROF_OUTPUT': str(trace)})
+    proc = subprocess.run([AGENT_PYTHON, 'prog.py'], cwd=tmp_path, env=env, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == -9
+    lines = trace.read_text().split('\n')
+    pad = [i for i, l in enumerate(lines) if l.startswith('{"k":"pad"')]
+    assert pad, 'a killed process leaves its padding'
+    # As if the kill had come in the middle of a record: its start, then
+    # the padding's spaces and end.
+    cut = '[0,1,5,12'
+    lines[pad[-1]] = cut + ' ' * (len(lines[pad[-1]]) - len(cut) - 2) + '"}'
+    trace.write_text('\n'.join(lines))
+    before = run_report(trace)
+    out = subprocess.run([str(LAUNCHER), '--compact', str(trace)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and out.stderr == '', out.stderr
+    after = run_report(trace)
+    text = trace.read_text()
+    assert PAD not in text and cut + ' "}\n' in text
+    assert len(text) < 1000
+    assert after.stdout == before.stdout and 'a = [0] * n' in after.stdout
+    for rep in (before, after):
+        assert 'truncated record (the process was probably killed while writing it)' in rep.stderr
