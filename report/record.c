@@ -481,6 +481,9 @@ int record_parse(record_t *rec, const char *s, size_t len, record_error_t *err)
         rc = parse_event_array(rec, j, err);
     else
         rc = parse_object(rec, j, err);
+    /* Getters chained with || give 1 for the one that failed (ERR is set). */
+    if (rc > 0)
+        rc = -1;
     if (rc == 0 && rec->kind != RECORD_EVENT)
         rec->json = j;
     else
