@@ -240,3 +240,31 @@ def test_compact_keeps_what_a_kill_left(tmp_path):
     assert after.stdout == before.stdout and 'a = [0] * n' in after.stdout
     for rep in (before, after):
         assert 'truncated record (the process was probably killed while writing it)' in rep.stderr
+
+
+LOOP = '''\
+@profile
+def f():
+    x = 0
+    for i in range(20000):
+        x += 1
+    return x
+
+
+f()
+'''
+
+
+def test_bytes_per_event_on_a_tight_loop(tmp_path):
+    # Format 2 (t and RSS as changes within a chunk): about 11 bytes an
+    # event where format 1 took 25 to 28 (README, "Events").
+    trace, _ = run_bare(tmp_path, LOOP, {'MEMPROF_INTERVAL': 'off'})
+    with open(trace, 'rb') as f:
+        events = [l for l in f if l.startswith((b'[0,', b'[1,', b'[2,'))]
+    assert len(events) == 40005      # call, x = 0, 20001 + 20000 loop lines, return x, return
+    per_event = sum(map(len, events)) / len(events)
+    assert per_event < 13.5, per_event
+    # The whole file: events and the definitions, nothing reserved.
+    assert trace.stat().st_size < 14 * len(events)
+    rep = run_report(trace)
+    assert rep.returncode == 0 and '      20000           x += 1' in rep.stdout, rep.stdout
