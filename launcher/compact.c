@@ -71,7 +71,7 @@ static bool holds_padding(FILE *f)
 
 /* A line that is no JSON and ends in the padding's spaces and "}: the end
  * of what a killed process wrote. Returns its length with one space left. */
-static size_t without_padding_spaces(const char *line, size_t len)
+static size_t without_padding_spaces(char *line, size_t len)
 {
     if (len < 4 || memcmp(line + len - 3, " \"}", 3) != 0)
         return len;
@@ -83,7 +83,7 @@ static size_t without_padding_spaces(const char *line, size_t len)
     size_t space = len - 3;
     while (space > 0 && line[space - 1] == ' ')
         space--;
-    memmove((char *)line + space + 1, line + len - 2, 2);
+    memmove(line + space + 1, line + len - 2, 2);
     return space + 3;
 }
 
