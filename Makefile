@@ -66,7 +66,8 @@ $(B)/memprof-report: $(B)/report/main.o $(REPORT_LIB_OBJ)
 
 # The launcher's tree sampler (--include-children) reads /proc as the
 # agent's memory_usage does: collector/proctree.c, linked into both.
-$(B)/memprof: $(B)/launcher/memprof.o $(B)/launcher/tree.o $(B)/collector/proctree.o
+$(B)/memprof: $(B)/launcher/memprof.o $(B)/launcher/tree.o $(B)/launcher/compact.o \
+              $(B)/collector/proctree.o
 	$(CC) -o $@ $^ -ljansson $(LDFLAGS)
 
 $(B)/tests/test_collector: tests/unit/test_collector.c $(COLLECTOR_LIB_OBJ) | $(B)/tests

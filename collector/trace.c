@@ -44,6 +44,10 @@ static bool with_peak;          /* events carry the peak of their interval */
 static int64_t last_rss_raw;    /* the process's last RSS read, for call events */
 static uint64_t last_snapshot;  /* trace_clock() of the last table snapshot */
 static enum rss_source header_rss;  /* the RSS source the header names */
+/* The previous event, which the next one is written against (format 2). */
+static uint64_t event_chunk = UINT64_MAX;   /* writer.chunk then */
+static uint64_t last_t;
+static int64_t last_kib;
 
 static struct file_def *files;  /* index = id - 1 */
 static uint32_t nfiles, files_cap;
@@ -232,7 +236,9 @@ static void write_header(void)
     char buf[PATH_MAX];
     /* Wall-clock time of t0, so that sections can be placed in time. */
     uint64_t start = clock_ns(CLOCK_REALTIME) - (clock_ns(CLOCK_MONOTONIC) - t0_ns);
-    KEY(w, "{\"k\":\"memprof\",\"version\":1,\"pid\":");
+    KEY(w, "{\"k\":\"memprof\",\"version\":");
+    writer_int(w, TRACE_VERSION);
+    KEY(w, ",\"pid\":");
     writer_int(w, getpid());
     KEY(w, ",\"ppid\":");
     writer_int(w, getppid());
@@ -533,6 +539,18 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
         recording = false;
         return;
     }
+    /* Format 2: t and RSS (in KiB: every source counts whole KiB) as the
+     * change since the previous event of the same chunk, whose first event
+     * carries them whole; an unchanged RSS is left out. */
+    int64_t kib = rss >> 10;
+    int64_t dt = (int64_t)t, dkib = kib;
+    if (writer.chunk == event_chunk) {
+        dt = (int64_t)(t - last_t);
+        dkib = kib - last_kib;
+    }
+    event_chunk = writer.chunk;
+    last_t = t;
+    last_kib = kib;
     *p++ = '[';
     *p++ = (char)('0' + kind);
     *p++ = ',';
@@ -540,12 +558,15 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     *p++ = ',';
     p = fmt_i64(p, line);
     *p++ = ',';
-    p = fmt_i64(p, rss);
-    *p++ = ',';
-    p = fmt_u64(p, t);
-    if (with_peak || with_heap) {
+    p = fmt_i64(p, dt);
+    if (dkib || with_peak || with_heap) {
         *p++ = ',';
-        p = fmt_i64(p, with_peak && kind != TRACE_CALL ? peak_take(rss_raw) - own : rss);
+        p = fmt_i64(p, dkib);
+    }
+    if (with_peak || with_heap) {
+        int64_t peak = with_peak && kind != TRACE_CALL ? peak_take(rss_raw) - own : rss;
+        *p++ = ',';
+        p = fmt_i64(p, (peak >> 10) - kib);
     }
     if (with_heap) {
         *p++ = ',';
@@ -595,7 +616,14 @@ void trace_end(void)
         writer_end_record(w);
     }
     writer_flush(&writer);
+    writer_release(&writer);
     recording = false;
+}
+
+void trace_release(void)
+{
+    if (recording && writer_flush(&writer))
+        writer_release(&writer);
 }
 
 void trace_before_fork(void)

@@ -18,6 +18,10 @@
 
 #include "writer.h"
 
+/* The header's "version": 2 delta-encodes the events (README.rst, "The
+ * trace format"). */
+#define TRACE_VERSION 2
+
 enum trace_kind { TRACE_LINE = 0, TRACE_CALL = 1, TRACE_RETURN = 2 };
 
 /* MEMPROF_AGGREGATE: write events, tables (agg.h) instead, or both (to
@@ -98,8 +102,12 @@ void trace_timestamp(const char *name, size_t len, uint64_t start, int64_t rss_s
 
 /* Hands buffered records to the kernel. */
 void trace_flush(void);
-/* Writes the end record and flushes; recording stops. */
+/* Writes the end record and flushes; recording stops, and the trace file
+ * loses the padding after this process's last record (writer_release()). */
 void trace_end(void);
+/* Before exec: the same for the padding, recording goes on (if exec fails,
+ * in a new region). */
+void trace_release(void);
 /* Around fork: flush in the parent before; in the child, start a new
  * section (new pid, definitions again, RSS reopened). */
 void trace_before_fork(void);

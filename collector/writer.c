@@ -1,7 +1,13 @@
 /*
- * writer: see writer.h. Only write(), fstat() and fcntl() reach the
- * kernel; no stdio and no malloc, because this runs inside _exit, inside
- * fork handlers and on every traced line.
+ * writer: see writer.h. Only system calls reach the kernel; no stdio and
+ * no malloc, because this runs inside _exit, inside fork handlers and on
+ * every traced line.
+ *
+ * Several processes append to one trace file. Whatever changes the file's
+ * length (appending a region or a chunk, trimming the padding at exit)
+ * happens under an open file description lock on the whole file, taken
+ * on a descriptor opened for that moment only: the agent keeps none open
+ * between writes.
  */
 #include "writer.h"
 
@@ -65,6 +71,7 @@ static void close_piece(writer_t *w, bool last)
     if (!last)
         w->out[w->len++] = '\n';
     w->rec = w->len;
+    w->chunk++;
 }
 
 void writer_end_pieces(writer_t *w)
@@ -165,9 +172,42 @@ static bool fail(writer_t *w, const char *what, int err)
     return false;
 }
 
+/* Opens the trace at w->path and takes the lock on the whole file; *locked
+ * says whether that worked (a file system without OFD locks: the file is
+ * still written, but never trimmed). A file renamed over the path while we
+ * waited (memprof compacting a finished run) is opened again. */
+static int open_locked(writer_t *w, int flags, bool *locked)
+{
+    for (int tries = 0;; tries++) {
+        int fd = fd_out_of_the_way(open(w->path, flags | O_CLOEXEC | O_NOFOLLOW));
+        if (fd < 0)
+            return fd;
+        struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int rc;
+        while ((rc = fcntl(fd, F_OFD_SETLKW, &lock)) < 0 && errno == EINTR)
+            ;
+        *locked = rc == 0;
+        struct stat mine, named;
+        if (!*locked || tries == 8 || fstat(fd, &mine) != 0 || stat(w->path, &named) != 0
+            || (mine.st_dev == named.st_dev && mine.st_ino == named.st_ino))
+            return fd;
+        close(fd);
+    }
+}
+
+/* Explicitly: a mapping of the file keeps its description, and with it
+ * the lock, alive after close(). */
+static void close_locked(int fd, bool locked)
+{
+    struct flock unlock = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+    if (locked)
+        fcntl(fd, F_OFD_SETLK, &unlock);
+    close(fd);
+}
+
 static bool open_mapped(writer_t *w)
 {
-    w->fd = fd_out_of_the_way(open(w->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+    w->fd = open_locked(w, O_RDWR | O_APPEND, &w->fd_locked);
     return w->fd >= 0;
 }
 
@@ -185,7 +225,7 @@ static bool new_region(writer_t *w)
     if (!open_mapped(w))
         return fail(w, "cannot open the trace; recording stops", errno);
     bool ok = map_region(w);
-    close(w->fd);
+    close_locked(w->fd, w->fd_locked);
     w->fd = -1;
     return ok;
 }
@@ -219,14 +259,21 @@ static bool map_region(writer_t *w)
                    w->fd, base);
     if (m == MAP_FAILED)
         return fail(w, "cannot map the trace; recording stops", errno);
+    struct stat st;
+    if (fstat(w->fd, &st) == 0) {
+        w->map_dev = st.st_dev;
+        w->map_ino = st.st_ino;
+    }
     w->map = m;
     w->map_len = (size_t)(end - base);
+    w->region_end = end;
     w->out = w->map + (start - base);
     /* A region that goes on with a piece needs no pid record: the piece's
      * part record names the pid. */
     size_t head = w->in_part ? 0 : w->marker_len;
     memcpy(w->out, w->marker, head);
     w->len = w->rec = head;
+    w->chunk++;
     writer_pad_after(w);
     return true;
 }
@@ -254,7 +301,7 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     if (!open_mapped(w))
         return false;
     bool regular = fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode);
-    close(w->fd);
+    close_locked(w->fd, w->fd_locked);
     w->fd = -1;
     if (!regular)
         return false;
@@ -262,6 +309,81 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
     make_resident(w);
     map_page = (size_t)sysconf(_SC_PAGESIZE);
     return true;
+}
+
+/* Records of other writers longer than this after our region are left
+ * where they are (moving them costs their length at exit). */
+#define TAIL_MOVE_MAX (1024 * 1024)
+
+/* Whether [from, to) of fd holds a padding record, which every region has
+ * at its end: a region of another process, maybe still being written
+ * through its mapping, is never moved. Inside a JSON string every quote
+ * is escaped, so "k":"pad" is found only in a padding record. */
+static bool holds_a_region(int fd, off_t from, off_t to)
+{
+    static const char key[] = "\"k\":\"pad\"";
+    enum { KEY = sizeof key - 1 };
+    char buf[4096 + KEY];
+    size_t kept = 0;
+    for (off_t at = from; at < to;) {
+        size_t want = (size_t)(to - at) < 4096 ? (size_t)(to - at) : 4096;
+        ssize_t n = pread(fd, buf + kept, want, at);
+        if (n <= 0)
+            return true;        /* unreadable: assume the worst */
+        size_t have = kept + (size_t)n;
+        if (memmem(buf, have, key, KEY))
+            return true;
+        kept = have < KEY - 1 ? have : KEY - 1;
+        memmove(buf, buf + have - kept, kept);
+        at += n;
+    }
+    return false;
+}
+
+/* Moves [from, size) of fd down to cut and ends the file after it. Front
+ * to back, each piece read before it is written, so overlapping is safe. */
+static bool move_tail_and_trim(int fd, off_t cut, off_t from, off_t size)
+{
+    char buf[4096];
+    for (off_t at = from; at < size;) {
+        size_t want = (size_t)(size - at) < sizeof buf ? (size_t)(size - at) : sizeof buf;
+        ssize_t n = pread(fd, buf, want, at);
+        if (n <= 0 || pwrite(fd, buf, (size_t)n, cut + (at - from)) != n)
+            return false;
+        at += n;
+    }
+    return ftruncate(fd, cut + (size - from)) == 0;
+}
+
+bool writer_release(writer_t *w)
+{
+    if (!w->mapped || !w->map || w->failed)
+        return false;
+    bool whole = !w->in_part && w->rec == w->len;
+    off_t cut = w->region_end - REGION + (off_t)w->rec;
+    munmap(w->map, w->map_len);
+    w->map = NULL;
+    w->out = w->buf;
+    w->len = w->rec = 0;
+    w->in_part = false;
+    bool lock_held, trimmed = false;
+    /* Not O_APPEND, with which pwrite() would append. */
+    int fd = whole ? open_locked(w, O_RDWR, &lock_held) : -1;
+    if (fd < 0)
+        return false;
+    struct stat st;
+    if (lock_held && fstat(fd, &st) == 0 && st.st_dev == w->map_dev && st.st_ino == w->map_ino
+        && st.st_size >= w->region_end) {
+        off_t end = w->region_end;
+        if (st.st_size == end)
+            trimmed = ftruncate(fd, cut) == 0;
+        else if (st.st_size - end <= TAIL_MOVE_MAX && !holds_a_region(fd, end, st.st_size))
+            /* Only whole chunks other writers appended (memory samples):
+             * they follow our last record instead of our padding. */
+            trimmed = move_tail_and_trim(fd, cut, end, st.st_size);
+    }
+    close_locked(fd, lock_held);
+    return trimmed;
 }
 
 size_t writer_resident(const writer_t *w)
@@ -273,6 +395,7 @@ size_t writer_resident(const writer_t *w)
 
 void writer_reset_pid(writer_t *w, int pid)
 {
+    w->chunk++;
     if (w->mapped) {
         /* The parent's mapping and file position are the parent's. */
         if (w->map)
@@ -319,7 +442,8 @@ static bool write_out(writer_t *w, size_t len)
         was_pending = sigismember(&pending, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
     }
-    if (w->by_path && (w->fd = fd_out_of_the_way(open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW))) < 0) {
+    bool path_locked = false;
+    if (w->by_path && (w->fd = open_locked(w, O_WRONLY | O_APPEND, &path_locked)) < 0) {
         w->failed = true;
         warn_errno("cannot open the trace; recording stops", errno);
         return false;
@@ -339,7 +463,7 @@ static bool write_out(writer_t *w, size_t len)
             w->failed = true;
             warn_errno("cannot write the trace; recording stops", err);
             if (w->by_path) {
-                close(w->fd);
+                close_locked(w->fd, path_locked);
                 w->fd = -1;
             }
             return false;
@@ -358,10 +482,11 @@ static bool write_out(writer_t *w, size_t len)
     if (guard)
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (w->by_path) {
-        close(w->fd);
+        close_locked(w->fd, path_locked);
         w->fd = -1;
     }
     w->written += total;
+    w->chunk++;
     w->headed = false;
     w->piece_first = w->in_part;
     memmove(w->buf, w->buf + len, w->len - len);
@@ -387,6 +512,7 @@ bool writer_flush(writer_t *w)
 
 void writer_begin_section(writer_t *w)
 {
+    w->chunk++;     /* the header starts one */
     if (w->mapped) {
         /* A header names its pid: it may stand where the region's pid
          * record is, if nothing else was written there yet. */

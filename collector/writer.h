@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define WRITER_BUF_SIZE (64 * 1024)
 /* The longest record the hot path appends in one go. */
@@ -42,6 +43,10 @@ typedef struct writer {
     bool piece_first;   /* the chunk in buf starts with a piece */
     char part[48];      /* {"k":"part","pid":N,"last":0}\n, before each piece */
     size_t part_len;
+    /* Bumped whenever the bytes that follow start a new chunk for a
+     * reader: a new region or write(), a header, a part record. Events are
+     * delta-encoded within one (trace.c), so each decodes on its own. */
+    uint64_t chunk;
     bool failed;        /* a write failed: recording is off for good */
     bool is_pipe;       /* a pipe or socket: SIGPIPE possible, PIPE_BUF chunks */
     bool by_path;       /* chunks go to path, opened for each write only */
@@ -53,6 +58,10 @@ typedef struct writer {
     bool mapped;
     char *map;          /* the mapping (page-aligned), or NULL */
     size_t map_len;
+    bool fd_locked;     /* fd holds the file's lock (open only meanwhile) */
+    off_t region_end;   /* file offset just past the mapped region */
+    dev_t map_dev;      /* the file the region is in */
+    ino_t map_ino;
     char path[4096];
     /* While set, a copy of every byte writer_raw() appends (the header's
      * argv, which a fork child repeats without asking Python). */
@@ -74,6 +83,12 @@ bool writer_init_path(writer_t *w, const char *path, int pid);
 /* Mapped mode on the regular file at path (opened again here, for a file
  * position of its own). Returns false if that is not possible. */
 bool writer_init_mapped(writer_t *w, const char *path, int pid);
+/* Mapped mode, when the process stops writing (exit, exec): unmaps the
+ * region and gives back the padding after its last record, by truncating
+ * the file when nothing of another writer's region follows it (writer.c).
+ * A record written later starts a new region. Returns whether the padding
+ * went (else it stays, which readers skip). */
+bool writer_release(writer_t *w);
 /* Bytes of the trace's own mapping resident in this process: they count in
  * the RSS, and the agent takes them out of what it reports. */
 size_t writer_resident(const writer_t *w);

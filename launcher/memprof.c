@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "compact.h"
 #include "tree.h"
 
 static const char usage[] =
@@ -68,6 +69,9 @@ static const char usage[] =
     "                       increment) instead of the tables\n"
     "  --report-output FILE\n"
     "                       write the report to FILE instead of standard output\n"
+    "  --compact TRACE      remove the padding records a run left in TRACE and\n"
+    "                       exit (memprof does it after each run; for traces of\n"
+    "                       the bare LD_PRELOAD form)\n"
     "  -h, --help           this text\n"
     "  --version            memprof's version\n"
     "\n"
@@ -95,6 +99,9 @@ static const char usage[] =
     "                       on the terminal at exit\n"
     "  MEMPROF_SESSION      set by the agent for the processes of one run (they\n"
     "                       append to its trace); not for users\n"
+    "  MEMPROF_SIZE_NOTE    a trace larger than this many bytes gets a note that\n"
+    "                       --aggregate keeps long runs small (default 256 MiB;\n"
+    "                       lower for tests)\n"
     "  LD_PRELOAD           the agent; memprof puts it first\n"
     "The options above set the variables they name; the agent reads them all.\n"
     "\n"
@@ -313,6 +320,7 @@ static const option_t options[] = {
     {"--processes", NULL, "HOW", check_merge_split, REPORT, "--processes", "--processes merge"},
     {"--top", NULL, "N", check_count, REPORT, "--top", "--top 10"},
     {"--report-output", NULL, "FILE", writable_dir_of, REPORT, "-o", "--report-output report.txt"},
+    {"--compact", NULL, "TRACE", NULL, OWN, NULL, "--compact memprof.4242.jsonl"},
     {"--help", "-h", NULL, NULL, OWN, NULL, NULL},
     {"--version", NULL, NULL, NULL, OWN, NULL, NULL},
 };
@@ -592,6 +600,39 @@ static bool can_create(const char *path)
     return true;
 }
 
+/* Gives the trace back the padding its processes left (compact.h). A
+ * process that outlived the run keeps it, which is said only when asked. */
+static bool compact_or_say(const char *trace, bool asked)
+{
+    bool dropped;
+    int err = trace_compact(trace, &dropped);
+    if (err == EBUSY && asked)
+        fprintf(stderr, "memprof: %s: a process still writes it; try again when it has exited\n", trace);
+    else if (err && err != EBUSY)
+        fprintf(stderr, "memprof: cannot compact %s: %s\n", trace, strerror(err));
+    return err == 0;
+}
+
+/* Past MEMPROF_SIZE_NOTE bytes (default 256 MiB) of events, one line says
+ * how to keep long runs small. */
+static void note_size(const char *trace, bool aggregate)
+{
+    const char *v = getenv("MEMPROF_SIZE_NOTE");
+    char *end;
+    unsigned long long limit = 256ull << 20;
+    struct stat st;
+    if (v && *v) {
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (!errno && !*end)
+            limit = n;
+    }
+    if (aggregate || stat(trace, &st) != 0 || (unsigned long long)st.st_size <= limit)
+        return;
+    fprintf(stderr, "memprof: the trace is %.0f MiB: --aggregate (MEMPROF_AGGREGATE=1) keeps long runs "
+            "small, tables instead of every event\n", (double)st.st_size / (1 << 20));
+}
+
 /* Options handed on to memprof-report. */
 #define MAX_REPORT_ARGS 40
 static char *report_args[MAX_REPORT_ARGS];
@@ -670,6 +711,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(o->name, "--version")) {
             puts("memprof " VERSION);
             return 0;
+        } else if (!strcmp(o->name, "--compact")) {
+            return compact_or_say(value, true) ? 0 : 1;
         } else if (!strcmp(o->name, "--output")) {
             output = value;
         } else if (!strcmp(o->name, "--force")) {
@@ -792,6 +835,8 @@ int main(int argc, char **argv)
     if (code == 127 && !exists(trace))
         return code;
 
+    if (exists(trace))
+        compact_or_say(trace, false);
     if (!exists(trace)) {
         fprintf(stderr, "memprof: no trace was written: no @profile function ran (or the agent was off, see any warning above)\n");
         return code;
@@ -849,5 +894,6 @@ int main(int argc, char **argv)
             ;
     }
     fprintf(stderr, "memprof: trace written to %s (memprof-report %s prints it again)\n", trace, trace);
+    note_size(trace, aggregate);
     return code;
 }

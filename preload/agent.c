@@ -54,6 +54,8 @@ static struct {
     bool peak;              /* MEMPROF_PEAK */
     bool heap;              /* MEMPROF_HEAP (implies the peak) */
     bool quiet;             /* MEMPROF_QUIET=1: no note naming the trace at exit */
+    bool aggregate_only;    /* MEMPROF_AGGREGATE=1: no events, the trace stays small */
+    unsigned long long size_note;   /* MEMPROF_SIZE_NOTE: a larger trace's note says so */
     char path[PATH_MAX];
     PyMemAllocatorEx raw_at_load;
 } agent;
@@ -158,13 +160,29 @@ static void absolute_preload(void)
         setenv("LD_PRELOAD", out, 1);
 }
 
+/* MEMPROF_SIZE_NOTE, bytes (for tests); 256 MiB otherwise. */
+static void configure_size_note(void)
+{
+    const char *v = getenv("MEMPROF_SIZE_NOTE");
+    char *end;
+    agent.size_note = 256ull << 20;
+    if (v && *v >= '0' && *v <= '9') {
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (!errno && !*end)
+            agent.size_note = n;
+    }
+}
+
 static bool configure_aggregate(void)
 {
     const char *v = getenv("MEMPROF_AGGREGATE");
     if (!v || !*v || !strcmp(v, "0") || !strcmp(v, "off"))
         trace_set_aggregate(AGGREGATE_OFF);
-    else if (!strcmp(v, "1") || !strcmp(v, "on"))
+    else if (!strcmp(v, "1") || !strcmp(v, "on")) {
         trace_set_aggregate(AGGREGATE_ONLY);
+        agent.aggregate_only = true;
+    }
     else if (!strcmp(v, "both"))
         trace_set_aggregate(AGGREGATE_BOTH);
     else
@@ -174,6 +192,7 @@ static bool configure_aggregate(void)
 
 static bool configure(void)
 {
+    configure_size_note();
     if (!configure_aggregate())
         return false;
     const char *peak = getenv("MEMPROF_PEAK"), *heap = getenv("MEMPROF_HEAP");
@@ -224,7 +243,8 @@ static bool is_session_trace(int fd)
     if (n <= 0)
         return false;
     head[n] = 0;
-    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":1,\"pid\":%s,", session);
+    snprintf(want[0], sizeof want[0], "{\"k\":\"memprof\",\"version\":%d,\"pid\":%s,", TRACE_VERSION,
+             session);
     snprintf(want[1], sizeof want[1], "{\"k\":\"part\",\"pid\":%s,", session);
     return strncmp(head, want[0], strlen(want[0])) == 0 || strncmp(head, want[1], strlen(want[1])) == 0;
 }
@@ -371,6 +391,10 @@ static int audit_hook(const char *event, PyObject *args, void *data)
         trace_hook_audit_event();
         if (event[0] == 'o')
             note_os_fork(event);
+        /* The new image writes a region of its own: no padding of ours is
+         * left before it. */
+        if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
+            trace_release();
         restart_sampler_if_safe();
     }
     if (event[0] == 'i' && strcmp(event, "import") == 0 && agent.state != DONE) {
@@ -620,8 +644,14 @@ __attribute__((destructor)) static void agent_unload(void)
      * terminal, so that a program's captured stderr stays its own. */
     else if (agent.own_fd && agent.root && !agent.quiet && agent.pid == (int)syscall(SYS_getpid)
              && isatty(STDERR_FILENO)) {
-        char note[PATH_MAX + 64];
-        int n = snprintf(note, sizeof note, "memprof: trace written to %s\n", agent.path);
+        char note[PATH_MAX + 128];
+        struct stat now;
+        bool big = !agent.aggregate_only && stat(agent.path, &now) == 0
+                   && (unsigned long long)now.st_size > agent.size_note;
+        int n = big ? snprintf(note, sizeof note, "memprof: trace written to %s (%lld MiB: "
+                               "MEMPROF_AGGREGATE=1 keeps long runs small)\n", agent.path,
+                               (long long)(now.st_size >> 20))
+                    : snprintf(note, sizeof note, "memprof: trace written to %s\n", agent.path);
         if (n > 0 && (size_t)n < sizeof note && write(STDERR_FILENO, note, (size_t)n) < 0)
             return;
     }

@@ -35,6 +35,7 @@ typedef struct loader {
     unsigned long long size;    /* of the file, 0 if unknown */
     pieces_t *pieces;
     size_t npieces;
+    event_base_t base;      /* format 2: what the next event is written against */
 } loader_t;
 
 static section_t *section_of_pid(loader_t *l, long long pid)
@@ -76,6 +77,8 @@ static int apply(loader_t *l, const record_t *rec)
             return LOAD_NO_MEMORY;
         l->cur->has_t0 = rec->u.header.has_t0;
         l->cur->t0_ns = rec->u.header.t0_ns;
+        l->cur->version = (int)rec->u.header.version;
+        l->base.set = false;
         return LOAD_OK;
     }
     if (rec->kind == RECORD_TREE || rec->kind == RECORD_TREE_SAMPLE || rec->kind == RECORD_TREE_PROC)
@@ -91,6 +94,7 @@ static int apply(loader_t *l, const record_t *rec)
     }
     if (rec->kind == RECORD_PID) {
         section_t *s = section_of_pid(l, rec->u.pid.pid);
+        l->base.set = false;    /* a chunk starts */
         l->lost = s == NULL;
         if (s)
             l->cur = s;
@@ -190,6 +194,7 @@ static int take_piece(loader_t *l, const record_t *part)
     record_error_t err;
     int got = trace_reader_next(&l->r, &line, &len);
 
+    l->base.set = false;    /* the writer's chunk ends at a piece */
     if (got < 0)
         return errno == ENOMEM ? LOAD_NO_MEMORY : LOAD_OK;
     if (got == 0) {
@@ -255,6 +260,21 @@ static int read_records(loader_t *l)
         if (l->progress && --countdown == 0) {
             countdown = 1u << 16;
             progress_update(l->progress, l->path, trace_reader_consumed(&l->r), l->size);
+        }
+        if (l->cur && !l->lost && len > 0 && line[0] == '[' && l->cur->version >= 2) {
+            int parsed = record_parse_event_v2(line, len, &l->base, &ev, &err);
+            if (parsed == -2) {
+                /* Not JSON: the end of what a killed process wrote, say. */
+                if ((rc = unparsable(l, line, len, &err)) != LOAD_OK)
+                    return rc;
+                continue;
+            }
+            rc = parsed < 0 ? -1 : section_apply_event(l->cur, &ev, &err);
+            if (rc == MODEL_NO_MEMORY)
+                return LOAD_NO_MEMORY;
+            if (rc)
+                malformed(l, &err);
+            continue;
         }
         if (l->cur && !l->lost && len > 0 && line[0] == '[' &&
             record_parse_event_fast(line, len, &ev)) {

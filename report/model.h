@@ -94,6 +94,7 @@ typedef struct section {
     long snapshot_line;     /* line of its first table snapshot, 0 if none */
     bool has_t0;
     long long t0_ns;        /* the header's CLOCK_MONOTONIC origin */
+    int version;            /* the header's trace format version */
 
     file_def_t *files;
     size_t nfiles;

@@ -99,6 +99,133 @@ static int fail(record_error_t *err, int column, const char *fmt, ...)
     return -1;
 }
 
+
+/* ---- format 2 ---- */
+
+static inline const char *fast_int(const char *p, const char *end, long long *out)
+{
+    bool negative = p < end && *p == '-';
+    long long v;
+
+    if (!(p = fast_uint(p + negative, end, &v)))
+        return NULL;
+    *out = negative ? -v : v;
+    return p;
+}
+
+/* "[i,i,...]" of 3 to 9 integers, nothing else; false for the slow path. */
+static bool fast_ints(const char *s, size_t len, long long *v, int *n)
+{
+    const char *p, *end;
+
+    *n = 0;
+    if (len < 5 || s[0] != '[' || s[len - 1] != ']')
+        return false;
+    p = s + 1;
+    end = s + len - 1;
+    for (;;) {
+        if (!(p = fast_int(p, end, &v[(*n)++])))
+            return false;
+        if (p == end)
+            return *n >= 3;
+        if (*p++ != ',' || *n == EVENT_FIELDS_HEAP)
+            return false;
+    }
+}
+
+static int decode_v2(const long long *v, int n, event_base_t *base, event_t *ev,
+                     record_error_t *err)
+{
+    static const char *const field[] = {"kind", "code", "line", "dt", "drss",
+                                        "dpeak", "alloc", "freed", "heap_peak"};
+    long long w[EVENT_FIELDS_HEAP] = {0};
+    long long t, kib, peak_kib;
+    int i;
+
+    if (v[0] == EVENT_SAMPLE) {
+        if (n != 3 && n != 4)
+            return fail(err, 0, "a sample must have 3 or 4 fields [3,rss,t] or [3,rss,t,heap], "
+                        "this one has %d", n);
+        for (i = 1; i < n; i++)
+            if (i != 2 && v[i] < 0)
+                return fail(err, 0, "sample field %s must not be negative (%lld)",
+                            i == 1 ? "rss" : "heap", v[i]);
+        fill_event(ev, v, n);
+        return 0;
+    }
+    if (v[0] < 0 || v[0] > 2)
+        return fail(err, 0, "event kind %lld is not 0 (line), 1 (call), 2 (return) or 3 (sample)",
+                    v[0]);
+    if (n != 4 && n != 5 && n != 6 && n != EVENT_FIELDS_HEAP)
+        return fail(err, 0, "an event of format 2 must have 4 or 5 fields [kind,code,line,dt,drss] "
+                    "(or 6 or 9), this one has %d", n);
+    for (i = 1; i < n; i++)
+        if ((i == 1 || i >= 6) && v[i] < 0)     /* line, t and the changes may be */
+            return fail(err, 0, "event field %s must not be negative (%lld)", field[i], v[i]);
+    if (!base->set) {
+        t = v[3];
+        kib = n >= 5 ? v[4] : 0;
+    } else if (__builtin_add_overflow(base->t, v[3], &t) ||
+               __builtin_add_overflow(base->kib, n >= 5 ? v[4] : 0, &kib)) {
+        return fail(err, 0, "event: t or rss out of range");
+    }
+    if (n < 6)
+        peak_kib = kib;
+    else if (__builtin_add_overflow(kib, v[5], &peak_kib))
+        return fail(err, 0, "event: peak out of range");
+    /* Bytes must fit: 2^53 KiB is far beyond any machine. */
+    if (kib < 0 || kib > (1LL << 53))
+        return fail(err, 0, "event: rss comes to %lld KiB, which is not a size", kib);
+    if (peak_kib < 0 || peak_kib > (1LL << 53))
+        return fail(err, 0, "event: peak comes to %lld KiB, which is not a size", peak_kib);
+    w[0] = v[0];
+    w[1] = v[1];
+    /* A negative line: as in format 1, code without line numbers. */
+    w[2] = v[2] < 0 ? 0 : v[2];
+    w[3] = kib * 1024;
+    w[4] = t;
+    w[5] = peak_kib * 1024;
+    for (i = 6; i < n; i++)
+        w[i] = v[i];
+    fill_event(ev, w, n == 4 ? EVENT_FIELDS_BASIC : n);
+    base->set = true;
+    base->t = t;
+    base->kib = kib;
+    return 0;
+}
+
+int record_parse_event_v2(const char *s, size_t len, event_base_t *base, event_t *ev,
+                          record_error_t *err)
+{
+    long long v[EVENT_FIELDS_HEAP];
+    int n;
+
+    if (!fast_ints(s, len, v, &n)) {
+        json_error_t jerr;
+        json_t *a = json_loadb(s, len, 0, &jerr);
+        size_t i;
+        if (!a) {
+            fail(err, jerr.column > 0 ? jerr.column : 0, "invalid JSON: %s", jerr.text);
+            return -2;
+        }
+        n = (int)json_array_size(a);
+        if (!json_is_array(a) || n < 3 || n > EVENT_FIELDS_HEAP) {
+            json_decref(a);
+            return fail(err, 0, "an event must be an array of 3 to 9 integers");
+        }
+        for (i = 0; i < (size_t)n; i++) {
+            json_t *x = json_array_get(a, i);
+            if (!json_is_integer(x)) {
+                json_decref(a);
+                return fail(err, 0, "event field %zu must be an integer", i + 1);
+            }
+            v[i] = json_integer_value(x);
+        }
+        json_decref(a);
+    }
+    return decode_v2(v, n, base, ev, err);
+}
+
 static int parse_event_array(record_t *rec, json_t *a, record_error_t *err)
 {
     static const char *const field[] = {"kind", "code", "line", "rss", "t",
@@ -416,6 +543,9 @@ int record_parse(record_t *rec, const char *s, size_t len, record_error_t *err)
         rc = parse_event_array(rec, j, err);
     else
         rc = parse_object(rec, j, err);
+    /* Getters chained with || give 1 for the one that failed (ERR is set). */
+    if (rc > 0)
+        rc = -1;
     if (rc == 0 && rec->kind != RECORD_EVENT)
         rec->json = j;
     else

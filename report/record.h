@@ -16,8 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The trace format version this reader understands. */
-#define TRACE_FORMAT_VERSION 1
+/* The newest trace format version this reader understands; it reads
+ * version 1 too. */
+#define TRACE_FORMAT_VERSION 2
 
 typedef enum event_kind {
     EVENT_LINE = 0,
@@ -140,6 +141,22 @@ typedef struct record_error {
  * with k in 0..2, and "[3,r,t]" or "[3,r,t,h]", all unsigned integers
  * without leading zeros; anything else returns false for the slow path. */
 bool record_parse_event_fast(const char *s, size_t len, event_t *ev);
+
+/* Format 2 writes an event's t and RSS as changes since the previous event
+ * of the same chunk (the records up to the next "pid", "part" or header
+ * record, which reset it); the chunk's first event carries them whole. */
+typedef struct event_base {
+    bool set;
+    long long t, kib;   /* of the previous event */
+} event_base_t;
+
+/* An event line of a format-2 section: [kind,code,line,dt(,drss_kib(,dpeak_kib(,alloc,freed,heap_peak)))]
+ * decoded against *BASE (updated), or a sample [3,rss,t(,heap)] as in
+ * format 1 (BASE untouched), into EV with format 1's meaning.  Returns 0;
+ * -1 with ERR filled in for a well-formed line that is no valid event; -2
+ * for a line that is not JSON at all (ERR filled in too). */
+int record_parse_event_v2(const char *s, size_t len, event_base_t *base, event_t *ev,
+                          record_error_t *err);
 
 /* Parses any record.  Returns 0, or -1 with ERR filled in. */
 int record_parse(record_t *rec, const char *s, size_t len, record_error_t *err);

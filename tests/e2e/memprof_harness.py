@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
+import trace_format
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -232,9 +233,9 @@ def run_oracle(program, *, args=(), mp_args=(), plain=False, cwd=None,
 
 
 def read_trace(path):
-    """The trace as a list of records: dicts for objects, lists for events."""
-    with open(path, encoding='utf-8') as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The trace as a list of records: dicts for objects, lists for events
+    (in format 1's terms, whichever format the trace is in)."""
+    return trace_format.read_trace(path)
 
 
 def format_tables(tables):

@@ -116,9 +116,8 @@ def tables(text):
 def records(trace):
     """The trace's object records (events, which are arrays, and the
     padding of regions the agent has not filled, left out)."""
-    import json
-    recs = [json.loads(line) for line in Path(trace).read_text().splitlines()]
-    return [r for r in recs if isinstance(r, dict) and r.get("k") != "pad"]
+    from trace_format import read_trace
+    return [r for r in read_trace(trace) if isinstance(r, dict) and r.get("k") != "pad"]
 
 
 def write(tmp_path, name, source):
@@ -153,7 +152,7 @@ def test_seed_example_on_every_interpreter(spec, tmp_path):
     assert out.stdout == "" and out.stderr == ""
     check_seed_table(report(trace))
     recs = records(trace)
-    assert recs[0]["k"] == "memprof" and recs[0]["version"] == 1
+    assert recs[0]["k"] == "memprof" and recs[0]["version"] == 2
     assert recs[0]["pid"] > 0 and recs[0]["argv"] == ["example.py"]
     assert any(r["k"] == "end" for r in recs)
 

@@ -46,6 +46,7 @@ import pytest
 from memprof_harness import (AGENT, REPORT, clean_env, format_tables,
                              parse_tables, run_oracle, run_report)
 from test_agent import DEBIAN_PYTHON, INTERPRETERS, interpreter
+import trace_format
 
 ROWS = Path(__file__).resolve().parent / 'rows'
 PROGRAMS = sorted(p.name for p in ROWS.glob('*.py'))
@@ -148,11 +149,7 @@ def replay(trace):
     state = None
     sections = 0
     with open(trace, encoding='utf-8') as f:
-        for text in f:
-            if text.startswith('['):    # an event: integers only
-                rec = [int(x) for x in text[1:text.index(']')].split(',')]
-            else:
-                rec = json.loads(text)
+        for rec in trace_format.records(f):     # events in format 1's terms
             if isinstance(rec, dict):
                 kind = rec.get('k')
                 if kind == 'memprof':

@@ -77,3 +77,24 @@ def test_no_note_when_the_trace_was_removed(tmp_path):
     rc, out, err = run_on_terminal(tmp_path, MEMPROF_INTERVAL="off")
     assert rc == 0 and out == "hi\n" and err == ""
     assert list(tmp_path.glob("memprof.*")) == []
+
+
+def test_large_trace_note_names_the_aggregating_mode(tmp_path):
+    # MEMPROF_SIZE_NOTE (for tests) lowers the 256 MiB past which the note
+    # says how to keep a trace small; in the aggregating mode it does not.
+    (tmp_path / "prog.py").write_text(PROG)
+    rc, out, err = run_on_terminal(tmp_path, MEMPROF_SIZE_NOTE="100")
+    assert rc == 0 and out == "done\n"
+    traces = list(tmp_path.glob("memprof.*.jsonl"))
+    assert len(traces) == 1
+    size_mib = traces[0].stat().st_size >> 20
+    assert err == ("memprof: trace written to %s (%d MiB: MEMPROF_AGGREGATE=1 keeps long runs small)\n"
+                   % (traces[0], size_mib)), err
+    traces[0].unlink()
+    rc, out, err = run_on_terminal(tmp_path, MEMPROF_SIZE_NOTE="100", MEMPROF_AGGREGATE="1")
+    traces = list(tmp_path.glob("memprof.*.jsonl"))
+    assert rc == 0 and err == "memprof: trace written to %s\n" % traces[0], err
+    traces[0].unlink()
+    rc, out, err = run_on_terminal(tmp_path, MEMPROF_SIZE_NOTE=str(1 << 30))
+    traces = list(tmp_path.glob("memprof.*.jsonl"))
+    assert rc == 0 and err == "memprof: trace written to %s\n" % traces[0], err

@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import trace_format
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "build" / "libmemprof.so"
@@ -132,8 +133,7 @@ def run(args, cwd, env, timeout=60, **kw):
 def events(trace):
     """{code name: [event arrays]} of one process's trace, and the raw list."""
     names, out, all_events = {}, {}, []
-    for line in Path(trace).read_text().splitlines():
-        rec = json.loads(line)
+    for rec in trace_format.read_trace(trace):
         if isinstance(rec, dict):
             if rec.get("k") == "code":
                 names[rec["id"]] = rec["name"]

@@ -20,6 +20,7 @@ import pytest
 
 from memprof_harness import clean_env, parse_tables, run_report
 from test_agent import AGENT, INTERPRETERS, build_embedder, interpreter
+import trace_format
 
 # The loop of issue 9: 100,000 iterations under the defaults, as the issue
 # gives it, 30,000 in the other modes (1.7 MB of events, far more than the
@@ -91,9 +92,8 @@ def run_idle(cmd, cwd, trace, writer, sampler):
 
 
 def events_of(trace):
-    with open(trace, encoding='utf-8') as f:
-        return [[int(x) for x in line[1:line.index(']')].split(',')]
-                for line in f if line.startswith('[')]
+    """The events and samples, in format 1's terms."""
+    return [r for r in trace_format.read_trace(trace) if isinstance(r, list)]
 
 
 def check_idle(trace, cwd, writer, n):

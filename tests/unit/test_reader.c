@@ -134,15 +134,43 @@ static void test_load_reports(void)
     model_destroy(&m);
     free(err);
 
-    CHECK(load("{\"k\":\"memprof\",\"version\":2,\"pid\":7}\n", &m, &d, &err) == LOAD_REFUSED);
+    CHECK(load("{\"k\":\"memprof\",\"version\":3,\"pid\":7}\n", &m, &d, &err) == LOAD_REFUSED);
     CHECK(m.nsections == 0 && diag_exit_status(&d) == 2);
-    CHECK(strstr(err, "t.jsonl:1: trace format version 2 is newer than this memprof-report "
-                      "reads (1)\n") != NULL);
+    CHECK(strstr(err, "t.jsonl:1: trace format version 3 is newer than this memprof-report "
+                      "reads (2)\n") != NULL);
     model_destroy(&m);
     free(err);
 
     CHECK(load("[1,1,1,0,0]\n", &m, &d, &err) == LOAD_REFUSED);
     CHECK(strstr(err, "not a memprof trace") != NULL);
+    model_destroy(&m);
+    free(err);
+}
+
+/* Format 2: each chunk (up to a pid, part or header record) decodes on its
+ * own; a record a kill cut short is a warning. */
+static void test_load_v2(void)
+{
+    model_t m;
+    diag_t d;
+    char *err = NULL;
+    static const char trace[] =
+        "{\"k\":\"memprof\",\"version\":2,\"pid\":7,\"ppid\":1,\"argv\":[\"x.py\"]}\n"
+        "{\"k\":\"file\",\"id\":1,\"path\":\"x.py\"}\n"
+        "{\"k\":\"code\",\"id\":1,\"file\":1,\"top\":1,\"lines\":[1,2]}\n"
+        "[1,1,1,100,1000]\n"
+        "[0,1,2,50,24]\n"
+        "[0,1,2,7        \"}\n"
+        "{\"k\":\"pid\",\"pid\":7}\n"
+        "[0,1,2,400,2048]\n"
+        "[2,1,2,10]\n";
+
+    CHECK(load(trace, &m, &d, &err) == LOAD_OK);
+    CHECK(m.nsections == 1 && m.sections[0]->version == 2 && m.sections[0]->tables[0].measured);
+    CHECK(m.sections[0]->peak_rss == 2048LL * 1024 && m.sections[0]->peak_t == 400);
+    CHECK(m.sections[0]->t_first == 100 && m.sections[0]->t_last == 410);
+    CHECK(d.malformed == 0 && d.warnings == 1);
+    CHECK(strstr(err, "t.jsonl:6: truncated record") != NULL);
     model_destroy(&m);
     free(err);
 }
@@ -159,6 +187,7 @@ int main(void)
     test_line_longer_than_the_buffer();
     test_source_lines_like_linecache();
     test_load_reports();
+    test_load_v2();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", tmpdir);

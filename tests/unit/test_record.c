@@ -204,8 +204,63 @@ static void test_objects(void)
     CHECK_STR(err.text, "object record has no \"k\"");
 }
 
+static int v2(const char *s, event_base_t *b, event_t *ev, record_error_t *err)
+{
+    return record_parse_event_v2(s, strlen(s), b, ev, err);
+}
+
+/* Format 2: t and RSS (KiB) against the previous event of the chunk. */
+static void test_v2_deltas(void)
+{
+    event_base_t b = {0};
+    event_t ev;
+    record_error_t err;
+
+    CHECK(v2("[1,1,1,1200311,9412]", &b, &ev, &err) == 0);     /* the chunk's first: whole */
+    CHECK(ev.kind == EVENT_CALL && ev.code == 1 && ev.line == 1);
+    CHECK(ev.rss == 9412LL * 1024 && ev.t == 1200311 && ev.nfields == 5 && ev.peak == ev.rss);
+    CHECK(v2("[0,1,3,9889]", &b, &ev, &err) == 0);             /* RSS unchanged */
+    CHECK(ev.rss == 9412LL * 1024 && ev.t == 1210200 && ev.nfields == 5);
+    CHECK(v2("[0,1,5,100,-156]", &b, &ev, &err) == 0);
+    CHECK(ev.rss == 9256LL * 1024 && ev.t == 1210300);
+    /* Peak (KiB above the RSS) and heap fields (bytes, as they are). */
+    CHECK(v2("[0,1,6,10,4,100]", &b, &ev, &err) == 0);
+    CHECK(ev.rss == 9260LL * 1024 && ev.peak == 9360LL * 1024 && ev.nfields == 6);
+    CHECK(v2("[2,1,6,10,0,0,4096,0,4096]", &b, &ev, &err) == 0);
+    CHECK(ev.nfields == 9 && ev.alloc == 4096 && ev.freed == 0 && ev.heap_peak == 4096);
+    CHECK(ev.rss == ev.peak && ev.t == 1210320);
+    /* Samples are whole and leave the base alone; the slow path decodes too. */
+    CHECK(v2("[3,8085504,57596915]", &b, &ev, &err) == 0 && ev.rss == 8085504 && ev.t == 57596915);
+    CHECK(v2("[ 0, 1, 7, 5 ]", &b, &ev, &err) == 0 && ev.t == 1210325 && ev.rss == 9260LL * 1024);
+    /* A new chunk: whole again. */
+    b.set = false;
+    CHECK(v2("[0,1,8,77,1]", &b, &ev, &err) == 0 && ev.t == 77 && ev.rss == 1024);
+}
+
+static void test_v2_errors(void)
+{
+    event_base_t b = {0};
+    event_t ev;
+    record_error_t err;
+
+    CHECK(v2("[0,1,3,100,-5]", &b, &ev, &err) == -1);
+    CHECK_STR(err.text, "event: rss comes to -5 KiB, which is not a size");
+    CHECK(!b.set);      /* a bad event moves nothing */
+    CHECK(v2("[0,1,3]", &b, &ev, &err) == -1);
+    CHECK(v2("[0,1,3,1,2,3,4]", &b, &ev, &err) == -1);
+    CHECK(v2("[4,1,3,1,2]", &b, &ev, &err) == -1);
+    CHECK(v2("[0,-1,3,1,2]", &b, &ev, &err) == -1);
+    CHECK(v2("[0,1,3,\"x\",2]", &b, &ev, &err) == -1);
+    CHECK_STR(err.text, "event field 4 must be an integer");
+    /* Not JSON (a record a kill cut short): -2, for the truncation warning. */
+    CHECK(v2("[0,1,3,12          \"}", &b, &ev, &err) == -2);
+    CHECK(v2("[0,1,3,1", &b, &ev, &err) == -2);
+}
+
 int main(void)
 {
+    test_v2_deltas();
+    test_v2_errors();
     test_fast_accepts_compact_events();
     test_fast_optional_fields_and_samples();
     test_fast_rejects_anything_else();
