@@ -162,10 +162,13 @@ int64_t rss_now(uint64_t now_ns)
 {
     if (!tp_open) {
         int fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
-        if (fd < 0 && !open_source(now_ns))
-            return -1;
+        if (fd < 0) {
+            if (!open_source(now_ns))
+                return -1;
+            fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
+        }
         if (!tp_open)
-            return read_statm(statm_fd);
+            return read_statm(fd);
     }
     int64_t fast = rss_tp_read();
     if (used == RSS_CHECK) {
@@ -185,6 +188,10 @@ int64_t rss_now(uint64_t now_ns)
     if (fast < 0 || now_ns - last_check_ns >= recheck_ns) {
         last_check_ns = now_ns;
         int64_t statm = statm_once();
+        /* No descriptor to be had (the program has used them up): the
+         * rings' figure, if they have one. */
+        if (statm < 0)
+            return fast;
         if (fast != statm)
             rss_tp_rebase();
         return statm;

@@ -62,8 +62,6 @@ static uint64_t value_time[MEMBERS];
 static int busy;
 /* Records were lost or not understood: no figure until rss_tp_rebase(). */
 static bool stale;
-/* The last figure folded (-1: none), for the sampler when busy. */
-static int64_t last_rss = -1;
 
 static uint64_t monotonic_ns(void)
 {
@@ -283,7 +281,6 @@ void rss_tp_close(bool fork_child)
         while (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
             sched_yield();
     stale = false;
-    last_rss = -1;
     /* A fork child has no mapping of the rings (the kernel does not copy
      * them), only the threads' descriptors. */
     for (int i = 0; i < nmaps; i++)
@@ -354,7 +351,7 @@ static bool fold_record(const unsigned char *rec, uint32_t len)
 /* Folds in what arrived in every ring; false if something was lost. */
 static bool fold_rings(void)
 {
-    bool whole = true;
+    bool whole = !stale;
     for (int i = 0; i < nrings; i++) {
         struct ring *r = &rings[i];
         uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
@@ -406,11 +403,10 @@ static int64_t resident(void)
 /* Folds; the caller holds busy. -1 while records are missing. */
 static int64_t fold_held(void)
 {
-    if (!fold_rings())
-        stale = true;
-    int64_t rss = stale ? -1 : resident();
-    __atomic_store_n(&last_rss, rss, __ATOMIC_RELAXED);
-    return rss;
+    if (fold_rings())
+        return resident();
+    stale = true;
+    return -1;
 }
 
 int64_t rss_tp_read(void)
@@ -471,10 +467,13 @@ int64_t rss_tp_sample(void)
 {
     if (!__atomic_load_n(&opened, __ATOMIC_ACQUIRE))
         return -1;
-    /* An event folding at this moment: its figure is as recent as ours
-     * would be. */
-    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
-        return __atomic_load_n(&last_rss, __ATOMIC_RELAXED);
+    /* An event folding at this moment takes tens of nanoseconds; one that
+     * was preempted meanwhile: statm instead. */
+    for (int turns = 0; __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE); turns++) {
+        if (turns == 100)
+            return -1;
+        sched_yield();
+    }
     int64_t rss = fold_held();
     if (rss < 0)
         rss = rebase_held();

@@ -48,9 +48,9 @@ void rss_tp_close(bool fork_child);
  * is folding, or if records were lost, a ring overflowed or a record was
  * not understood: then -1 until rss_tp_rebase(). */
 int64_t rss_tp_read(void);
-/* rss_tp_read() for the sampler's thread: the last figure folded if an
- * event is folding now, the counters taken again if records were lost;
- * -1 if the events are not open. */
+/* rss_tp_read() for the sampler's thread: waits while an event folds,
+ * takes the counters again if records were lost; -1 if the events are not
+ * open or it could not get its turn. */
 int64_t rss_tp_sample(void);
 /* The counters taken again from /proc/self/status, the rings emptied.
  * Returns the resident bytes or -1. */
