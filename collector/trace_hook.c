@@ -85,10 +85,11 @@ static bool foreign_tracer(void)
  * install ours escapes Thread._bootstrap_inner before run(): "Exception
  * ignored in thread started by ...", and the thread's target never runs.
  *
- * So there the agent writes the fields those functions write (the function,
- * its object, the running frame's use_tracing flag) itself: no audit event,
- * no flag, no moment where another thread can run, and new threads get the
- * profile function from the thread that starts them (see new_thread()).
+ * So there the agent writes the fields those functions write (the
+ * function, with no object; the running frame's use_tracing flag) itself:
+ * no audit event, no flag, no moment where another thread can run, and
+ * new threads get the profile function from the thread that starts them
+ * (see new_thread()).
  * The offsets are these versions' on 64-bit builds, used only once the
  * interpreter's own function has been seen writing exactly there
  * (check_layout()); otherwise the underscore functions, which return the
