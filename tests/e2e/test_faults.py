@@ -625,3 +625,64 @@ def test_new_threads_profiled_without_a_word(spec, tmp_path):
               if f["function"] == "work"]
     counts = {ln["line"]: ln["occurrences"] for ln in work["lines"]}
     assert counts[11] == counts[12] == counts[13] == 400, counts
+
+
+# The program's own installs while the agent's run in other threads.
+OWN_SETTRACE = """
+import sys, threading, time
+def hook(event, args):
+    if event in ("sys.settrace", "sys.setprofile"):
+        time.sleep(0)
+sys.addaudithook(hook)
+sys.setswitchinterval(1e-6)
+seen = {"sys.settrace": 0}
+errors = []
+
+@profile
+def work():
+    x = [0] * 10
+    return len(x)
+
+def profiled():
+    for i in range(300):
+        work()
+
+def own():
+    for i in range(300):
+        try:
+            sys.settrace(None)
+        except RuntimeError as e:
+            errors.append(e)
+
+def count(event, args):
+    if event in seen:
+        seen[event] += 1
+sys.addaudithook(count)
+ts = [threading.Thread(target=profiled) for i in range(4)] + [threading.Thread(target=own)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(len(errors), seen["sys.settrace"] - 300)
+"""
+
+
+@pytest.mark.parametrize("spec", interpreters(minors=(10, 11)))
+def test_program_installs_never_meet_the_agents(spec, tmp_path):
+    """Before, on 3.10 and 3.11: the agent installed its trace function
+    through _PyEval_SetTrace at every outermost profiled call (2 of the
+    program's audit events each), and a program thread's sys.settrace()
+    meeting one of them raised "Cannot install a trace function while
+    another trace function is being installed" (1 or 2 of 300 here, with
+    2,399 audit events of the agent's). Now only
+    the agent's first install goes through CPython (it checks the thread
+    state's layout); the others write the fields and raise nothing."""
+    py = interpreter(spec)
+    write(tmp_path / "own.py", OWN_SETTRACE)
+    out = subprocess.run([py, "own.py"], cwd=tmp_path, env=agent_env(tmp_path / "t.jsonl"),
+                         capture_output=True, timeout=120)
+    assert (out.returncode, out.stderr) == (0, b"")
+    errors, agents = map(int, out.stdout.split())
+    assert errors == 0 and agents <= 1, out.stdout
+    rep = report("--format", "json", tmp_path / "t.jsonl")
+    [fn] = json.loads(rep.stdout)["processes"][0]["functions"]
+    counts = {ln["line"]: ln["occurrences"] for ln in fn["lines"]}
+    assert counts[13] == counts[14] == 1200, counts
