@@ -35,7 +35,8 @@ REPORT_LIB_OBJ := $(REPORT_LIB_SRC:%.c=$(B)/%.o) $(TABLE_OBJ)
 # Unit tests: test_collector*.c link the collector (no Python needed), the
 # others the report.
 COLLECTOR_LIB_OBJ := $(B)/collector/writer.o $(B)/collector/warn.o $(B)/collector/rss.o $(B)/collector/trace.o \
-                     $(B)/collector/agg.o $(B)/collector/peak.o $(B)/collector/heap.o $(B)/collector/rss_tp.o $(TABLE_OBJ)
+                     $(B)/collector/agg.o $(B)/collector/peak.o $(B)/collector/heap.o $(B)/collector/rss_tp.o $(B)/collector/sampler.o \
+                     $(TABLE_OBJ)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 

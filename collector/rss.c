@@ -1,7 +1,9 @@
 /* rss: see rss.h. Async-signal-safe: open, pread64 and close only (and
- * rss_tp's system calls). */
+ * rss_tp's system calls). The sampler's thread reads too (rss_sample()):
+ * what it shares with the events is read and written atomically. */
 #include "rss.h"
 #include "rss_tp.h"
+#include "sampler.h"
 #include "writer.h"
 
 #include <string.h>
@@ -71,9 +73,40 @@ void rss_check_counts(uint64_t *events, uint64_t *disagreements, uint64_t *lost)
     *lost = check_lost;
 }
 
+/* statm read through a descriptor opened for this reading only. */
+static int64_t statm_once(void);
+
+/* The first event: the source is opened when something is profiled, not
+ * before. statm and check keep /proc/self/statm open (a pread per event);
+ * the tracepoint keeps no descriptor (rss_tp.h) and reads statm now and
+ * then through one opened for the reading. */
+static bool open_source(uint64_t now_ns)
+{
+    if (rss_source() != RSS_STATM) {
+        /* The sampler's thread is not there meanwhile: started again from
+         * this thread, it inherits this thread's events (a thread that
+         * runs already needs events of its own, whose descriptors the
+         * process would then hold). */
+        bool sampling = sampler_running();
+        if (sampling)
+            sampler_pause(false);
+        bool ok = rss_tp_open();
+        used = ok ? chosen : RSS_STATM;
+        last_check_ns = now_ns;
+        __atomic_store_n(&tp_open, ok, __ATOMIC_RELEASE);
+        if (sampling)
+            sampler_unpause();
+        if (ok && used == RSS_TRACEPOINT)
+            return true;
+    }
+    return rss_open();
+}
+
 bool rss_open(void)
 {
-    rss_close();
+    int old = __atomic_exchange_n(&statm_fd, -1, __ATOMIC_ACQ_REL);
+    if (old >= 0)
+        close(old);
     page_size = sysconf(_SC_PAGESIZE);
     int fd = fd_out_of_the_way(open("/proc/self/statm", O_RDONLY | O_CLOEXEC));
     __atomic_store_n(&statm_fd, fd, __ATOMIC_RELEASE);
@@ -84,7 +117,7 @@ void rss_close(void)
 {
     if (tp_open)
         rss_tp_close(false);
-    tp_open = false;
+    __atomic_store_n(&tp_open, false, __ATOMIC_RELEASE);
     int fd = __atomic_exchange_n(&statm_fd, -1, __ATOMIC_ACQ_REL);
     if (fd >= 0)
         close(fd);
@@ -115,26 +148,31 @@ static int64_t read_statm(int fd)
     return pages * page_size;
 }
 
+static int64_t statm_once(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int64_t rss = read_statm(fd);
+    close(fd);
+    return rss;
+}
+
 int64_t rss_now(uint64_t now_ns)
 {
-    int fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
-    if (fd < 0) {
-        /* The first event: the descriptor is opened when something is
-         * profiled, not before (a process that profiles nothing holds none). */
-        if (!rss_open())
-            return -1;
-        fd = statm_fd;
-        if (rss_source() != RSS_STATM) {
-            tp_open = rss_tp_open();
-            used = tp_open ? chosen : RSS_STATM;
-            last_check_ns = now_ns;
+    if (!tp_open) {
+        int fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
+        if (fd < 0) {
+            if (!open_source(now_ns))
+                return -1;
+            fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
         }
+        if (!tp_open)
+            return read_statm(fd);
     }
-    if (!tp_open)
-        return read_statm(fd);
     int64_t fast = rss_tp_read();
     if (used == RSS_CHECK) {
-        int64_t statm = read_statm(fd);
+        int64_t statm = read_statm(statm_fd);
         check_events++;
         if (fast < 0)
             check_lost++;
@@ -149,7 +187,11 @@ int64_t rss_now(uint64_t now_ns)
      * the process's threads: reclaim, khugepaged, KSM). */
     if (fast < 0 || now_ns - last_check_ns >= recheck_ns) {
         last_check_ns = now_ns;
-        int64_t statm = read_statm(fd);
+        int64_t statm = statm_once();
+        /* No descriptor to be had (the program has used them up): the
+         * rings' figure, if they have one. */
+        if (statm < 0)
+            return fast;
         if (fast != statm)
             rss_tp_rebase();
         return statm;
@@ -159,7 +201,7 @@ int64_t rss_now(uint64_t now_ns)
 
 void rss_after_fork_child(void)
 {
-    /* The rings are not copied into a child; their descriptors are. */
+    /* The rings are not copied into a child. */
     if (tp_open)
         rss_tp_close(true);
     tp_open = false;
@@ -170,14 +212,16 @@ void rss_after_fork_child(void)
 
 int64_t rss_sample(void)
 {
+    /* The tracepoint's figure where the events have it: no descriptor. */
+    if (__atomic_load_n(&tp_open, __ATOMIC_ACQUIRE) && used == RSS_TRACEPOINT) {
+        int64_t rss = rss_tp_sample();
+        if (rss >= 0)
+            return rss;
+    }
     int fd = __atomic_load_n(&statm_fd, __ATOMIC_ACQUIRE);
     if (fd >= 0)
         return read_statm(fd);
-    /* No event yet: a descriptor for this one reading only. */
-    fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int64_t rss = read_statm(fd);
-    close(fd);
-    return rss;
+    /* No event yet, or the tracepoint without a figure: a descriptor for
+     * this reading only. */
+    return statm_once();
 }

@@ -10,7 +10,9 @@
  * tracepoint reports their changes, with no system call per reading where
  * the kernel permits it (root, tracefs mounted); statm is read again at
  * most every rss_set_recheck() interval, and its figures taken again when
- * they disagree, when records were lost or not understood.
+ * they disagree, when records were lost or not understood. No descriptor
+ * is kept for it: statm is opened for each of those readings, and the
+ * sampler's thread reads the rings too.
  *
  * MEMPROF_RSS chooses: auto (the tracepoint where it can be had, else
  * statm), tracepoint (the same; the header says which was had), statm, and
@@ -48,9 +50,9 @@ int64_t rss_now(uint64_t now_ns);
 enum rss_source rss_source_used(void);
 /* Check mode: events compared, disagreements, lost records. */
 void rss_check_counts(uint64_t *events, uint64_t *disagreements, uint64_t *lost);
-/* The same as rss_now() for the sampler's thread, always from statm:
- * through the descriptor if the events opened it, else through one opened
- * and closed for this reading. */
+/* The same as rss_now() for the sampler's thread: the tracepoint's rings
+ * once the events opened them, else statm, through the descriptor if the
+ * events opened one, else through one opened and closed for this reading. */
 int64_t rss_sample(void);
 /* In a fork child: the parent's source is the parent's. */
 void rss_after_fork_child(void);

@@ -1,6 +1,8 @@
 /* rss_tp: see rss_tp.h. System calls only (open, read, perf_event_open,
- * mmap, ioctl, getdents64, close), no malloc, no stdio, no lock: it runs
- * on the per-event path, in fork children and next to signal handlers. */
+ * mmap, ioctl, getdents64, close), no malloc, no stdio, no lock (a flag
+ * that a reader finding it taken goes around): it runs on the per-event
+ * path, in the sampler's thread, in fork children and next to signal
+ * handlers. */
 #include "rss_tp.h"
 #include "writer.h"
 
@@ -8,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -16,7 +19,7 @@
 #include <unistd.h>
 
 #define MAX_CPUS 64
-#define MAX_FDS 512
+#define MAX_THREAD_EVENTS 512
 /* 4 MiB of records per CPU: a record is 64 bytes, so 65,536 page faults
  * in a row between two events fit; more and the kernel drops records,
  * which costs one reading of /proc/self/status, not exactness. */
@@ -27,7 +30,6 @@ struct ring {
     struct perf_event_mmap_page *meta;
     const unsigned char *data;
     uint64_t size;          /* a power of two */
-    size_t map_len;
 };
 
 /* Where a field sits in the tracepoint's raw record (its format file). */
@@ -37,18 +39,29 @@ struct field {
 
 static struct ring rings[MAX_CPUS];
 static int nrings;
-static int fds[MAX_FDS];
-static int nfds;
-static int status_fd = -1;
+/* The rings' mappings (one per CPU). A mapping holds its event's file, so
+ * the event needs no descriptor of ours. */
+static struct mapping {
+    void *addr;
+    size_t len;
+} maps[MAX_CPUS];
+static int nmaps;
+/* The events of threads that ran before the events were opened, written
+ * into a CPU's ring: the kernel refuses to map them (EBUSY), so their
+ * descriptors are kept. */
+static int thread_fds[MAX_THREAD_EVENTS];
+static int nthread_fds;
 static bool opened;
 static struct field f_curr, f_member, f_size;
 static uint32_t own_pid;
 /* Each counter's last value and when the kernel reported it. */
 static int64_t value[MEMBERS];
 static uint64_t value_time[MEMBERS];
-/* Another thread folds the rings (a free-threaded interpreter): this one
- * takes statm. */
+/* Another thread folds the rings (the sampler's, or a free-threaded
+ * interpreter's): this one takes statm. */
 static int busy;
+/* Records were lost or not understood: no figure until rss_tp_rebase(). */
+static bool stale;
 
 static uint64_t monotonic_ns(void)
 {
@@ -168,6 +181,51 @@ bool rss_tp_probe(void)
     return true;
 }
 
+/* Maps an event's ring (len bytes) and keeps the mapping; NULL if not. */
+static void *map_event(int fd, size_t len)
+{
+    if (nmaps >= MAX_CPUS)
+        return NULL;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    maps[nmaps].addr = m;
+    maps[nmaps++].len = len;
+    return m;
+}
+
+/* Events for the threads that run already, on one CPU, written
+ * into that CPU's ring (out). Later threads inherit the first event. */
+static bool attach_threads(long id, int cpu, bool newer, int out)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return false;
+    char buf[4096];
+    long n;
+    bool ok = true;
+    while (ok && (n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (long off = 0; ok && off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            off += d->d_reclen;
+            pid_t tid = (pid_t)parse_long(d->d_name);
+            if (tid <= 0 || tid == self)
+                continue;
+            int tfd = nthread_fds < MAX_THREAD_EVENTS ? perf_open(id, tid, cpu, newer) : -1;
+            if (tfd < 0 && errno == ESRCH)
+                continue;   /* gone meanwhile */
+            if (tfd >= 0)
+                thread_fds[nthread_fds++] = tfd = fd_out_of_the_way(tfd);
+            ok = tfd >= 0 && ioctl(tfd, PERF_EVENT_IOC_SET_OUTPUT, out) == 0;
+        }
+    }
+    close(dir);
+    return ok;
+}
+
+static int64_t rebase_held(void);
+
 bool rss_tp_open(void)
 {
     rss_tp_close(false);
@@ -177,7 +235,7 @@ bool rss_tp_open(void)
     if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS)
         return false;
     own_pid = (uint32_t)getpid();
-    pid_t self = (pid_t)syscall(SYS_gettid);
+    size_t len = (size_t)(RING_PAGES + 1) * (size_t)page;
     bool newer = true;
     for (int cpu = 0; cpu < ncpu; cpu++) {
         int fd = perf_open(id, 0, cpu, newer);
@@ -189,50 +247,23 @@ bool rss_tp_open(void)
             continue;   /* an offline CPU */
         if (fd < 0)
             goto fail;
-        fd = fd_out_of_the_way(fd);
-        fds[nfds++] = fd;
-        size_t len = (size_t)(RING_PAGES + 1) * (size_t)page;
-        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m == MAP_FAILED)
+        void *m = map_event(fd, len);
+        bool attached = m && attach_threads(id, cpu, newer, fd);
+        /* Nothing needs this descriptor from here on (no ioctl, no read):
+         * the mapping keeps the event. */
+        close(fd);
+        if (!attached)
             goto fail;
         struct ring *r = &rings[nrings++];
         r->meta = m;
-        r->map_len = len;
         r->data = (const unsigned char *)m + (r->meta->data_offset ? r->meta->data_offset : (uint64_t)page);
         r->size = r->meta->data_size ? r->meta->data_size : (uint64_t)RING_PAGES * (uint64_t)page;
-        /* The threads that run already: their events write into this
-         * CPU's ring too. (Later threads inherit.) */
-        int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0)
-            goto fail;
-        char buf[4096];
-        long n;
-        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-            for (long off = 0; off < n;) {
-                struct dirent64 *d = (struct dirent64 *)(buf + off);
-                off += d->d_reclen;
-                pid_t tid = (pid_t)parse_long(d->d_name);
-                if (tid <= 0 || tid == self)
-                    continue;
-                int tfd = nfds < MAX_FDS ? perf_open(id, tid, cpu, newer) : -1;
-                if (tfd < 0 && errno == ESRCH)
-                    continue;   /* gone meanwhile */
-                if (tfd >= 0)
-                    fds[nfds++] = tfd = fd_out_of_the_way(tfd);
-                if (tfd < 0 || ioctl(tfd, PERF_EVENT_IOC_SET_OUTPUT, fd) != 0) {
-                    close(dir);
-                    goto fail;
-                }
-            }
-        }
-        close(dir);
     }
-    status_fd = fd_out_of_the_way(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
-    if (nrings == 0 || status_fd < 0)
+    /* The counters' values before any other thread (the sampler's) can
+     * see the rings. */
+    if (nrings == 0 || rebase_held() < 0)
         goto fail;
-    opened = true;
-    if (rss_tp_rebase() < 0)
-        goto fail;
+    __atomic_store_n(&opened, true, __ATOMIC_RELEASE);
     return true;
 fail:
     rss_tp_close(false);
@@ -241,17 +272,26 @@ fail:
 
 void rss_tp_close(bool fork_child)
 {
-    opened = false;
-    for (int i = 0; i < nrings; i++)
+    __atomic_store_n(&opened, false, __ATOMIC_RELEASE);
+    /* Not while the sampler's thread folds (a fork child has no other
+     * thread, and a busy flag left by one that was folding at the fork). */
+    if (fork_child)
+        busy = 0;
+    else
+        while (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+            sched_yield();
+    stale = false;
+    /* A fork child has no mapping of the rings (the kernel does not copy
+     * them), only the threads' descriptors. */
+    for (int i = 0; i < nmaps; i++)
         if (!fork_child)
-            munmap(rings[i].meta, rings[i].map_len);
+            munmap(maps[i].addr, maps[i].len);
+    nmaps = 0;
     nrings = 0;
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
-    nfds = 0;
-    if (status_fd >= 0)
-        close(status_fd);
-    status_fd = -1;
+    for (int i = 0; i < nthread_fds; i++)
+        close(thread_fds[i]);
+    nthread_fds = 0;
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 }
 
 static int64_t field_value(const unsigned char *raw, uint32_t raw_size, const struct field *f, bool *ok)
@@ -311,7 +351,7 @@ static bool fold_record(const unsigned char *rec, uint32_t len)
 /* Folds in what arrived in every ring; false if something was lost. */
 static bool fold_rings(void)
 {
-    bool whole = true;
+    bool whole = !stale;
     for (int i = 0; i < nrings; i++) {
         struct ring *r = &rings[i];
         uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
@@ -360,11 +400,20 @@ static int64_t resident(void)
     return value[0] + value[1] + value[3];
 }
 
+/* Folds; the caller holds busy. -1 while records are missing. */
+static int64_t fold_held(void)
+{
+    if (fold_rings())
+        return resident();
+    stale = true;
+    return -1;
+}
+
 int64_t rss_tp_read(void)
 {
     if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
         return -1;
-    int64_t rss = fold_rings() ? resident() : -1;
+    int64_t rss = fold_held();
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
     return rss;
 }
@@ -383,29 +432,51 @@ static int64_t status_kib(const char *buf, const char *key)
     return -1;
 }
 
+/* The counters from /proc/self/status (opened for this reading only: a
+ * rare one), the rings emptied; the caller holds busy. */
+static int64_t rebase_held(void)
+{
+    char buf[4096];
+    /* Reports older than this reading are in it; newer ones replace it. */
+    uint64_t t = monotonic_ns();
+    if (read_small("/proc/self/status", buf, sizeof buf) <= 0)
+        return -1;
+    int64_t file = status_kib(buf, "RssFile:"), anon = status_kib(buf, "RssAnon:"),
+            shmem = status_kib(buf, "RssShmem:");
+    if (file < 0 || anon < 0 || shmem < 0)
+        return -1;
+    value[0] = file;
+    value[1] = anon;
+    value[3] = shmem;
+    for (int m = 0; m < MEMBERS; m++)
+        value_time[m] = t;
+    stale = false;
+    return fold_held();
+}
+
 int64_t rss_tp_rebase(void)
 {
     if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
         return -1;
-    char buf[4096];
-    /* Reports older than this reading are in it; newer ones replace it. */
-    uint64_t t = monotonic_ns();
-    ssize_t n = pread(status_fd, buf, sizeof buf - 1, 0);
-    int64_t rss = -1;
-    if (n > 0) {
-        buf[n] = 0;
-        int64_t file = status_kib(buf, "RssFile:"), anon = status_kib(buf, "RssAnon:"),
-                shmem = status_kib(buf, "RssShmem:");
-        if (file >= 0 && anon >= 0 && shmem >= 0) {
-            value[0] = file;
-            value[1] = anon;
-            value[3] = shmem;
-            for (int m = 0; m < MEMBERS; m++)
-                value_time[m] = t;
-            fold_rings();
-            rss = resident();
-        }
+    int64_t rss = rebase_held();
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    return rss;
+}
+
+int64_t rss_tp_sample(void)
+{
+    if (!__atomic_load_n(&opened, __ATOMIC_ACQUIRE))
+        return -1;
+    /* An event folding at this moment takes tens of nanoseconds; one that
+     * was preempted meanwhile: statm instead. */
+    for (int turns = 0; __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE); turns++) {
+        if (turns == 100)
+            return -1;
+        sched_yield();
     }
+    int64_t rss = fold_held();
+    if (rss < 0)
+        rss = rebase_held();
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
     return rss;
 }

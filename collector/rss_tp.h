@@ -17,6 +17,13 @@
  * process_madvise): rss.c compares with statm now and then and takes
  * statm's figures again when they disagree.
  *
+ * A CPU's event needs no descriptor once its ring is mapped (the mapping
+ * holds the event's file); a thread that already ran when the events were
+ * opened gets one event per CPU, redirected into that CPU's ring, which
+ * the kernel does not let us map: those descriptors are kept (1000 and
+ * up). /proc/self/status, for the counters' values at the start and after
+ * lost records, is opened for that reading only.
+ *
  * Needs root or CAP_PERFMON (raw samples of a tracepoint) and tracefs
  * mounted (the tracepoint's id and record layout); rss_tp_open() says
  * false otherwise, silently. The rings' pages are not counted in the RSS.
@@ -31,15 +38,20 @@
  * is known and the kernel lets one event open (closed at once). */
 bool rss_tp_probe(void);
 /* Opens the events and maps the rings; takes the counters' values from
- * /proc/self/status. False if the kernel does not allow it. */
+ * /proc/self/status. Threads that run already get events of their own.
+ * False if the kernel does not allow it. */
 bool rss_tp_open(void);
 /* Closes the events. In a fork child, the rings are not mapped (the kernel
- * does not copy them), only the descriptors are closed. */
+ * does not copy them), only the threads' descriptors are closed. */
 void rss_tp_close(bool fork_child);
-/* Resident bytes after folding in the new records, or -1 if records were
- * lost, a ring overflowed or a record was not understood: then
- * rss_tp_rebase() must be called before the source can be trusted again. */
+/* Resident bytes after folding in the new records, or -1 if another thread
+ * is folding, or if records were lost, a ring overflowed or a record was
+ * not understood: then -1 until rss_tp_rebase(). */
 int64_t rss_tp_read(void);
+/* rss_tp_read() for the sampler's thread: waits while an event folds,
+ * takes the counters again if records were lost; -1 if the events are not
+ * open or it could not get its turn. */
+int64_t rss_tp_sample(void);
 /* The counters taken again from /proc/self/status, the rings emptied.
  * Returns the resident bytes or -1. */
 int64_t rss_tp_rebase(void);

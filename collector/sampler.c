@@ -235,6 +235,11 @@ void sampler_stop(void)
     stop_thread(false);
 }
 
+bool sampler_running(void)
+{
+    return running && !paused;
+}
+
 void sampler_after_fork_child(void)
 {
     /* The thread was stopped before the fork (sampler_pause()); it is not

@@ -38,6 +38,8 @@ void sampler_stop(void);
 void sampler_pause(bool wait_for_kernel);
 bool sampler_paused(void);
 void sampler_unpause(void);
+/* Whether the thread runs (not paused around a fork). */
+bool sampler_running(void);
 /* In the child: forget the parent's thread and buffer. */
 void sampler_after_fork_child(void);
 /* In a fork child that goes on running Python (not one about to exec):

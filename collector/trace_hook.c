@@ -70,42 +70,134 @@ static bool foreign_tracer(void)
 }
 
 /*
- * Installing a trace or profile function, up to 3.11. PyEval_SetTrace
- * raises the "sys.settrace" audit event under a process-wide "being
- * installed" flag; a Python audit hook may let another thread run, and if
- * that one installs too, it fails with "Cannot install a trace function
- * while another trace function is being installed" (CPython gh-98257),
- * which PyEval_SetTrace prints on the program's stderr. The underscore
- * versions return the error instead: then this thread lets the other one
- * finish (the GIL released for a moment) and tries again. Any other error
- * (an audit hook that refuses) is cleared silently and the call is not
- * traced. Returns whether func is installed.
+ * Installing a trace or profile function, up to 3.11.
+ *
+ * On 3.10 and 3.11, _PyEval_SetTrace and _PyEval_SetProfile keep a
+ * process-wide "being installed" flag (a static, not per thread) set across
+ * the "sys.settrace"/"sys.setprofile" audit event and the release of the
+ * previous function's object (CPython gh-98257; gone in 3.12). A Python
+ * audit hook (regrtest adds one for every test) runs bytecode there, so the
+ * GIL can pass to another thread; if that one installs a function of the
+ * same kind meanwhile, it fails with "Cannot install a trace function while
+ * another trace function is being installed" (and, failing, clears the
+ * flag). PyEval_SetTrace prints that on the program's stderr; sys.setprofile
+ * raises it, which in a new thread told by threading.setprofile() to
+ * install ours escapes Thread._bootstrap_inner before run(): "Exception
+ * ignored in thread started by ...", and the thread's target never runs.
+ *
+ * So there the agent writes the fields those functions write (the
+ * function, with no object; the running frame's use_tracing flag) itself:
+ * no audit event, no flag, no moment where another thread can run, and
+ * new threads get the profile function from the thread that starts them
+ * (see new_thread()).
+ * The offsets are these versions' on 64-bit builds, used only once the
+ * interpreter's own function has been seen writing exactly there
+ * (check_layout()); otherwise the underscore functions, which return the
+ * error instead of printing it, are called again after letting the other
+ * thread finish (the GIL released for a moment). Any other error (an audit
+ * hook that refuses) is cleared silently and the call is not traced.
  */
 typedef int (*set_func_t)(PyThreadState *, Py_tracefunc, PyObject *);
 
 static set_func_t quiet_set_trace, quiet_set_profile;
 
-static bool install(set_func_t *quietp, void (*loud)(Py_tracefunc, PyObject *), Py_tracefunc func)
+struct tstate_layout {
+    int minor;
+    size_t profilefunc, tracefunc, profileobj, traceobj, tracing, cframe;
+};
+static const struct tstate_layout layouts[] = {
+    { 10, 56, 64, 72, 80, 44, 48 },     /* cframe->use_tracing: int, 0 or 1 */
+    { 11, 64, 72, 80, 88, 44, 56 },     /* uint8_t, 0 or 255 */
+};
+static const struct tstate_layout *layout;     /* this version's, if any */
+/* Seen to match what the interpreter writes, for each kind. */
+static bool direct_ok[2];
+enum { KIND_TRACE, KIND_PROFILE };
+
+#define FIELD(ts, off, type) (*(type *)((char *)(ts) + (off)))
+
+static size_t func_at(int kind)
+{
+    return kind == KIND_TRACE ? layout->tracefunc : layout->profilefunc;
+}
+
+static size_t obj_at(int kind)
+{
+    return kind == KIND_TRACE ? layout->traceobj : layout->profileobj;
+}
+
+/* The use_tracing value the interpreter would store for ts now. */
+static int use_tracing_for(PyThreadState *ts)
+{
+    bool on = FIELD(ts, layout->tracefunc, void *) || FIELD(ts, layout->profilefunc, void *);
+    if (layout->minor == 10)
+        return on;
+    return on && FIELD(ts, layout->tracing, int) == 0 ? 255 : 0;
+}
+
+static int use_tracing_now(PyThreadState *ts)
+{
+    void *cframe = FIELD(ts, layout->cframe, void *);
+    return layout->minor == 10 ? *(int *)cframe : *(uint8_t *)cframe;
+}
+
+/* After the interpreter's function installed func (no object) on ts: do
+ * the fields say so where the table says? */
+static void check_layout(PyThreadState *ts, int kind, Py_tracefunc func)
+{
+    if (!layout || direct_ok[kind])
+        return;
+    int tracing = FIELD(ts, layout->tracing, int);
+    direct_ok[kind] = FIELD(ts, func_at(kind), Py_tracefunc) == func
+        && FIELD(ts, obj_at(kind), PyObject *) == NULL && FIELD(ts, layout->cframe, void *)
+        && tracing >= 0 && tracing < 1000 && use_tracing_now(ts) == use_tracing_for(ts);
+}
+
+/* Sets ts's function of that kind, with no object; false if the present
+ * one has an object (someone else's, which the interpreter must release). */
+static bool write_func(PyThreadState *ts, int kind, Py_tracefunc func)
+{
+    void *cframe = FIELD(ts, layout->cframe, void *);
+    if (FIELD(ts, obj_at(kind), PyObject *) || !cframe)
+        return false;
+    FIELD(ts, func_at(kind), Py_tracefunc) = func;
+    int on = use_tracing_for(ts);
+    if (layout->minor == 10)
+        *(int *)cframe = on;
+    else
+        *(uint8_t *)cframe = (uint8_t)on;
+    return true;
+}
+
+static bool install(int kind, Py_tracefunc func)
 {
     static bool looked_up;
     if (!looked_up) {
         looked_up = true;
         quiet_set_trace = (set_func_t)pyapi_optional("_PyEval_SetTrace", "_PyEval_SetTrace");
         quiet_set_profile = (set_func_t)pyapi_optional("_PyEval_SetProfile", "_PyEval_SetProfile");
+        for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+            if (layouts[i].minor == py.minor && py.major == 3 && sizeof(void *) == 8)
+                layout = &layouts[i];
     }
-    set_func_t quiet = *quietp;
+    PyThreadState *ts = py.ThreadState_Get();
+    if (direct_ok[kind] && write_func(ts, kind, func))
+        return true;
+    set_func_t quiet = kind == KIND_TRACE ? quiet_set_trace : quiet_set_profile;
     if (!quiet) {
-        loud(func, NULL);
+        (kind == KIND_TRACE ? py.SetTrace : py.SetProfile)(func, NULL);
         return true;
     }
     for (int attempt = 0; attempt < 1000; attempt++) {
-        if (quiet(py.ThreadState_Get(), func, NULL) == 0)
+        if (quiet(ts, func, NULL) == 0) {
+            check_layout(ts, kind, func);
             return true;
+        }
         bool busy = py.Err_ExceptionMatches(*py.Exc_RuntimeError);
         py.Err_Clear();
         if (!busy)
             break;
-        PyThreadState *ts = py.Eval_SaveThread();
+        ts = py.Eval_SaveThread();
         sched_yield();
         py.Eval_RestoreThread(ts);
     }
@@ -114,12 +206,32 @@ static bool install(set_func_t *quietp, void (*loud)(Py_tracefunc, PyObject *), 
 
 static bool set_trace(Py_tracefunc func)
 {
-    return install(&quiet_set_trace, py.SetTrace, func);
+    return install(KIND_TRACE, func);
 }
 
 static bool set_profile(Py_tracefunc func)
 {
-    return install(&quiet_set_profile, py.SetProfile, func);
+    return install(KIND_PROFILE, func);
+}
+
+/* _thread.start_new_thread and its alias start_new, whose return in a
+ * profiled thread means a new thread state, not yet run. */
+static PyObject *start_new_thread[2];
+static int selection_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+
+/* A thread was just started by this one: up to 3.11 its thread state is
+ * made by the starting thread (at the head of the interpreter's list) and
+ * the new thread cannot run before this one lets go of the GIL. It gets
+ * the profile function now, so none of its calls goes unjudged. */
+static void new_thread(void)
+{
+    PyThreadState *self = py.ThreadState_Get();
+    PyThreadState *ts = py.InterpreterState_Get
+        ? py.InterpreterState_ThreadHead(py.InterpreterState_Get()) : NULL;
+    if (!ts || ts == self || FIELD(ts, layout->profilefunc, void *) || FIELD(ts, layout->tracefunc, void *)
+        || FIELD(ts, layout->tracing, int) != 0)
+        return;
+    write_func(ts, KIND_PROFILE, selection_profile);
 }
 
 static PyObject *hook_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -280,8 +392,11 @@ static uint32_t select_code(PyObject *code)
 
 static int selection_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
-    if (what != PyTrace_CALL && what != PyTrace_RETURN)
+    if (what != PyTrace_CALL && what != PyTrace_RETURN) {
+        if (what == PyTrace_C_RETURN && arg && (arg == start_new_thread[0] || arg == start_new_thread[1]))
+            new_thread();
         return 0;
+    }
     PyObject *code = pyapi_frame_code(frame);
     uint32_t id = trace_code_lookup(code);
     bool just_selected = false;
@@ -334,8 +449,17 @@ static PyObject *hook_select_setup(PyObject *self, PyObject *const *args, Py_ssi
     }
     py.IncRef(args[0]);
     selector = args[0];
-    if (py.minor < 12)
-        set_profile(selection_profile);
+    if (py.minor < 12 && set_profile(selection_profile) && direct_ok[KIND_PROFILE]) {
+        /* Always there (the import system's bootstrap imports it): no
+         * import happens here. */
+        PyObject *modules = py.Sys_GetObject("modules");
+        PyObject *thread = modules ? py.Dict_GetItemString(modules, "_thread") : NULL;
+        static const char *const names[] = { "start_new_thread", "start_new" };
+        for (int i = 0; thread && i < 2; i++)
+            start_new_thread[i] = py.Object_GetAttrString(thread, names[i]);
+        if (py.Err_Occurred())
+            py.Err_Clear();
+    }
     return pyapi_none();
 }
 
@@ -373,6 +497,11 @@ void trace_hook_audit_event(void)
 {
     if (!thread_hook_pending)
         return;
+    /* New threads get it from the thread that starts them (new_thread()). */
+    if (start_new_thread[0]) {
+        thread_hook_pending = false;
+        return;
+    }
     PyObject *modules = py.Sys_GetObject("modules");
     PyObject *threading = modules ? py.Dict_GetItemString(modules, "threading") : NULL;
     if (!threading)

@@ -87,14 +87,7 @@ if hasattr(builtins, "profile") and os.environ.get("MEMPROF_REAL_PROFILE") == "1
 # KNOWN and not failing the run; one that disappears fails the run (remove it
 # here), as an xfail(strict=True) would.
 # case -> (variants, why)
-KNOWN = {
-    "test.test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected": (
-        ("every-file",),
-        "under MEMPROF_FILES='*' the child's own script (subprocessdata/fd_status.py) "
-        "is profiled, so from its first line the child holds the agent's "
-        "/proc/self/statm descriptor (1000, close-on-exec; one pread per event), "
-        "which its listing of all open fds sees besides pass_fds"),
-}
+KNOWN = {}
 
 
 def agent_supports_files():
