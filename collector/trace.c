@@ -520,6 +520,13 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     int64_t own = (int64_t)writer_resident(&writer);
     uint64_t now = clock_ns(CLOCK_MONOTONIC);
     int64_t rss_raw = kind == TRACE_CALL && last_rss_raw ? last_rss_raw : rss_now(now);
+    if (rss_raw < 0) {
+        /* No reading to be had (the program has used up its descriptors,
+         * say): what was recorded is kept, and the trace ends here. */
+        warn_errno("cannot read the process's RSS; recording stops", errno);
+        trace_end();
+        return;
+    }
     int64_t rss = rss_raw - own;
     last_rss_raw = rss_raw;
     uint64_t t = now - t0_ns;

@@ -169,17 +169,62 @@ static bool write_func(PyThreadState *ts, int kind, Py_tracefunc func)
     return true;
 }
 
-static bool install(int kind, Py_tracefunc func)
+static void look_up(void)
 {
     static bool looked_up;
-    if (!looked_up) {
-        looked_up = true;
-        quiet_set_trace = (set_func_t)pyapi_optional("_PyEval_SetTrace", "_PyEval_SetTrace");
-        quiet_set_profile = (set_func_t)pyapi_optional("_PyEval_SetProfile", "_PyEval_SetProfile");
-        for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
-            if (layouts[i].minor == py.minor && py.major == 3 && sizeof(void *) == 8)
-                layout = &layouts[i];
+    if (looked_up)
+        return;
+    looked_up = true;
+    quiet_set_trace = (set_func_t)pyapi_optional("_PyEval_SetTrace", "_PyEval_SetTrace");
+    quiet_set_profile = (set_func_t)pyapi_optional("_PyEval_SetProfile", "_PyEval_SetProfile");
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+        if (layouts[i].minor == py.minor && py.major == 3 && sizeof(void *) == 8)
+            layout = &layouts[i];
+}
+
+static int probe_func(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    return 0;
+}
+
+/* At start-up, while the interpreter has one thread and the program has
+ * run nothing (no audit hook of its own, no thread to race): the
+ * interpreter's own functions install a probe of each kind and take it
+ * away again, so that check_layout() has seen the fields before the first
+ * profiled call. Otherwise that first install would still go through the
+ * racy functions, in whatever thread first calls a profiled function. A
+ * thread that has a function of either kind already keeps it: no probe. */
+static void probe_layout(void)
+{
+    look_up();
+    if (!layout || !quiet_set_trace || !quiet_set_profile || !py.InterpreterState_Get)
+        return;
+    PyThreadState *ts = py.ThreadState_Get();
+    if (!ts || py.InterpreterState_ThreadHead(py.InterpreterState_Get()) != ts
+        || py.ThreadState_Next(ts))
+        return;
+    if (FIELD(ts, layout->tracefunc, void *) || FIELD(ts, layout->profilefunc, void *)
+        || FIELD(ts, layout->traceobj, void *) || FIELD(ts, layout->profileobj, void *))
+        return;
+    for (int kind = KIND_TRACE; kind <= KIND_PROFILE; kind++) {
+        set_func_t quiet = kind == KIND_TRACE ? quiet_set_trace : quiet_set_profile;
+        if (quiet(ts, probe_func, NULL) != 0) {
+            py.Err_Clear();
+            continue;
+        }
+        check_layout(ts, kind, probe_func);
+        if (quiet(ts, NULL, NULL) != 0) {
+            py.Err_Clear();
+            direct_ok[kind] = false;
+        }
+        if (FIELD(ts, func_at(kind), void *))
+            direct_ok[kind] = false;
     }
+}
+
+static bool install(int kind, Py_tracefunc func)
+{
+    look_up();
     PyThreadState *ts = py.ThreadState_Get();
     if (direct_ok[kind] && write_func(ts, kind, func))
         return true;
@@ -766,5 +811,7 @@ bool trace_hook_init(int fd, const char *path)
     version[n] = 0;
     struct trace_section_info info = { .write_argv = write_argv, .python = version };
     trace_set_thread_namer(thread_name);
+    if (py.minor == 10 || py.minor == 11)
+        probe_layout();
     return trace_init(fd, path, &info);
 }

@@ -575,6 +575,65 @@ def test_statm_source_holds_one_high_cloexec_descriptor(spec, tmp_path):
         assert fd >= 1000 and target == "/proc/PID/statm" and cloexec, (who, extra)
 
 
+# ---- a program that has used up its descriptors ----
+
+NO_FDS = """
+import os, resource, sys
+try:
+    profile
+except NameError:
+    def profile(f):
+        return f
+@profile
+def f():
+    a = [1] * 100000
+    return len(a)
+if sys.argv[1] == "after":
+    f()
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+print(f(), len(held) > 0)
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("source", ["statm", "tracepoint"])
+@pytest.mark.parametrize("spec", interpreters(minors=(8, 11, 13)))
+def test_out_of_descriptors(spec, source, when, tmp_path):
+    """Before: a program that had used up its descriptors when it first
+    profiled something got events with an RSS of -1 and a trace that
+    memprof-report refused (exit 1, "rss comes to -33 KiB"). Now the agent
+    warns once and stops; the program runs as without it, and what was
+    recorded before (the first call, with "after") reads."""
+    py = interpreter(spec)
+    write(tmp_path / "nofd.py", NO_FDS)
+    plain = subprocess.run([py, "nofd.py", when], cwd=tmp_path, env=plain_env(),
+                           capture_output=True, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    trace = tmp_path / "t.jsonl"
+    out = subprocess.run([py, "nofd.py", when], cwd=tmp_path,
+                         env=agent_env(trace, MEMPROF_RSS=source), capture_output=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, plain.stdout)
+    lines = out.stderr.decode().splitlines()
+    assert len(lines) <= 1 and all(ln.startswith("memprof: warning: ") for ln in lines), lines
+    if not trace.exists():
+        assert when == "before", "the first call's events were lost"
+        return
+    rep = report("--format", "json", trace)
+    assert rep.returncode == 0 and rep.stderr == b"", rep.stderr
+    procs = json.loads(rep.stdout)["processes"]
+    rows = [ln for p in procs for fn in p["functions"] for ln in fn["lines"]
+            if "[1] * 100000" in ln["contents"]]
+    if when == "after":
+        assert len(rows) == 1 and rows[0]["occurrences"] >= 1, rows
+        assert rows[0]["increment_mib"] > 0.5, rows
+
+
 # ---- new threads under MEMPROF_FILES (3.10/3.11's install race) ----
 
 # Many short threads while installing a profile or trace function lets
@@ -672,16 +731,19 @@ def test_program_installs_never_meet_the_agents(spec, tmp_path):
     program's audit events each), and a program thread's sys.settrace()
     meeting one of them raised "Cannot install a trace function while
     another trace function is being installed" (1 or 2 of 300 here, with
-    2,399 audit events of the agent's). Now only
-    the agent's first install goes through CPython (it checks the thread
-    state's layout); the others write the fields and raise nothing."""
+    2,399 audit events of the agent's). Then only the agent's first
+    install went through CPython (to check the thread state's layout),
+    which still met the program's in about 1 run of 30 and was repeated
+    in 1 of 6 (2 audit events). Now the layout is checked at start-up,
+    before the program runs anything, and every install writes the
+    fields: no audit event of the agent's reaches the program."""
     py = interpreter(spec)
     write(tmp_path / "own.py", OWN_SETTRACE)
     out = subprocess.run([py, "own.py"], cwd=tmp_path, env=agent_env(tmp_path / "t.jsonl"),
                          capture_output=True, timeout=120)
     assert (out.returncode, out.stderr) == (0, b"")
     errors, agents = map(int, out.stdout.split())
-    assert errors == 0 and agents <= 1, out.stdout
+    assert errors == 0 and agents == 0, out.stdout
     rep = report("--format", "json", tmp_path / "t.jsonl")
     [fn] = json.loads(rep.stdout)["processes"][0]["functions"]
     counts = {ln["line"]: ln["occurrences"] for ln in fn["lines"]}
