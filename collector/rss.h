@@ -43,6 +43,10 @@ void rss_close(void);
  * CLOCK_MONOTONIC time. The per-event path: opens the source the first
  * time. */
 int64_t rss_now(uint64_t now_ns);
+/* On the tracepoint: the highest resident bytes since the previous call,
+ * from the same records as rss_now(); -1 elsewhere, or if records of the
+ * interval were lost (peak.h's high-water mark can tell then). */
+int64_t rss_peak_take(void);
 /* The source the events actually got (the tracepoint can fail to open
  * after the trial succeeded: then statm). */
 enum rss_source rss_source_used(void);

@@ -40,6 +40,11 @@ void rss_tp_close(bool fork_child);
  * lost, a ring overflowed or a record was not understood: then
  * rss_tp_rebase() must be called before the source can be trusted again. */
 int64_t rss_tp_read(void);
+/* The highest resident bytes the records went through since the previous
+ * call (or the opening), at least the RSS the last reading gave; -1 if
+ * records of that interval were lost (then only the kernel's high-water
+ * mark can tell). The next interval starts at the last reading. */
+int64_t rss_tp_peak_take(void);
 /* The counters taken again from /proc/self/status, the rings emptied.
  * Returns the resident bytes or -1. */
 int64_t rss_tp_rebase(void);

@@ -495,6 +495,15 @@ static void write_rss_source(void)
     writer_end_record(w);
 }
 
+/* The highest RSS since the previous event: on the tracepoint from the
+ * records that rss_now() folded in (no system call), else (or when records
+ * were lost) the kernel's high-water mark. */
+static int64_t interval_peak(int64_t rss_raw)
+{
+    int64_t peak = rss_peak_take();
+    return peak < 0 ? peak_take(rss_raw) : peak_take_known(rss_raw, peak);
+}
+
 void trace_event(enum trace_kind kind, uint32_t code, int line)
 {
     if (!recording)
@@ -545,7 +554,7 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
     p = fmt_u64(p, t);
     if (with_peak || with_heap) {
         *p++ = ',';
-        p = fmt_i64(p, with_peak && kind != TRACE_CALL ? peak_take(rss_raw) - own : rss);
+        p = fmt_i64(p, with_peak && kind != TRACE_CALL ? interval_peak(rss_raw) - own : rss);
     }
     if (with_heap) {
         *p++ = ',';
