@@ -160,33 +160,55 @@ static int perf_open(long id, pid_t tid, int cpu, bool newer)
     return (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* The trial's event, kept for rss_tp_open() to take as CPU 0's: closing
+ * the last perf event of a tracepoint waits for the kernel to unhook it
+ * (35-50 ms here, off-CPU), and opening it again re-hooks it. */
+static int probe_fd = -1;
+static bool probe_newer;
+
 bool rss_tp_probe(void)
 {
     long id = tracepoint_id();
     if (id < 0)
         return false;
+    probe_newer = true;
     int fd = perf_open(id, 0, 0, true);
-    if (fd < 0 && (errno == EINVAL || errno == E2BIG))
+    if (fd < 0 && (errno == EINVAL || errno == E2BIG)) {
+        probe_newer = false;
         fd = perf_open(id, 0, 0, false);
+    }
     if (fd < 0)
         return false;
-    close(fd);
+    if (probe_fd >= 0)
+        close(probe_fd);
+    probe_fd = fd_out_of_the_way(fd);
     return true;
 }
 
 bool rss_tp_open(void)
 {
+    int adopt = probe_fd;
+    probe_fd = -1;
     rss_tp_close(false);
     long id = tracepoint_id();
     long page = sysconf(_SC_PAGESIZE);
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-    if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS)
+    if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS) {
+        if (adopt >= 0)
+            close(adopt);
         return false;
+    }
     own_pid = (uint32_t)getpid();
     pid_t self = (pid_t)syscall(SYS_gettid);
-    bool newer = true;
+    bool newer = adopt >= 0 ? probe_newer : true;
     for (int cpu = 0; cpu < ncpu; cpu++) {
-        int fd = perf_open(id, 0, cpu, newer);
+        int fd;
+        if (cpu == 0 && adopt >= 0) {
+            fd = adopt;     /* the same event: pid 0, CPU 0 */
+            adopt = -1;
+        } else {
+            fd = perf_open(id, 0, cpu, newer);
+        }
         if (fd < 0 && newer && (errno == EINVAL || errno == E2BIG)) {
             newer = false;
             fd = perf_open(id, 0, cpu, newer);
@@ -195,7 +217,8 @@ bool rss_tp_open(void)
             continue;   /* an offline CPU */
         if (fd < 0)
             goto fail;
-        fd = fd_out_of_the_way(fd);
+        if (fd < 1000)
+            fd = fd_out_of_the_way(fd);
         fds[nfds++] = fd;
         size_t len = (size_t)(RING_PAGES + 1) * (size_t)page;
         void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -241,6 +264,8 @@ bool rss_tp_open(void)
         goto fail;
     return true;
 fail:
+    if (adopt >= 0)
+        close(adopt);
     rss_tp_close(false);
     return false;
 }
@@ -259,6 +284,9 @@ void rss_tp_close(bool fork_child)
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
+    if (probe_fd >= 0)
+        close(probe_fd);
+    probe_fd = -1;
 }
 
 static int64_t field_value(const unsigned char *raw, uint32_t raw_size, const struct field *f, bool *ok)
