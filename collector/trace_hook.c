@@ -191,6 +191,39 @@ static int offset_line(PyObject *code, PyObject *offset)
     return line < 0 ? 0 : line;
 }
 
+/*
+ * The same for an offset of profiled code (id), remembered: a loop's
+ * backward jump asks for the same two offsets at every iteration, and
+ * PyCode_Addr2Line reads the line table from its start each time (about
+ * 650 instructions for a short function, 3.13). One word per entry, id,
+ * offset and line packed, so that a free-threaded interpreter's threads
+ * cannot see half of another's entry. Ids are never reused; lines that
+ * come from the frame (offsets without a line) are not remembered.
+ */
+#define LINE_CACHE 256
+static uint64_t line_cache[LINE_CACHE];
+
+static int cached_offset_line(uint32_t id, PyObject *code, PyObject *offset)
+{
+    long off = py.Long_AsLong(offset);
+    if (id >= 1u << 20 || off < 0 || off >= 1L << 22) {
+        if (off == -1)
+            py.Err_Clear();
+        return offset_line(code, offset);
+    }
+    uint64_t key = (uint64_t)id << 44 | (uint64_t)off << 22;
+    uint32_t slot = ((id * 2654435761u) ^ (uint32_t)off) & (LINE_CACHE - 1);
+    uint64_t e = __atomic_load_n(&line_cache[slot], __ATOMIC_RELAXED);
+    if (e && (e & ~((1ull << 22) - 1)) == key)
+        return (int)(e & ((1ull << 22) - 1));
+    int line = py.Code_Addr2Line((PyCodeObject *)code, (int)off);
+    if (line < 0)
+        return offset_line(code, offset);
+    if (line < 1 << 22)
+        __atomic_store_n(&line_cache[slot], key | (uint64_t)line, __ATOMIC_RELAXED);
+    return line;
+}
+
 static uint32_t select_code(PyObject *code);
 static PyObject *selector;
 
@@ -210,7 +243,7 @@ static PyObject *hook_on_call(PyObject *self, PyObject *const *args, Py_ssize_t 
          * instruction; this start is reported here. */
     }
     if (id)
-        trace_event(TRACE_CALL, id, offset_line(args[0], args[1]));
+        trace_event(TRACE_CALL, id, cached_offset_line(id, args[0], args[1]));
     return pyapi_none();
 }
 
@@ -219,7 +252,7 @@ static PyObject *hook_on_return(PyObject *self, PyObject *const *args, Py_ssize_
 {
     uint32_t id = nargs >= 2 ? trace_code_lookup(args[0]) : 0;
     if (id)
-        trace_event(TRACE_RETURN, id, offset_line(args[0], args[1]));
+        trace_event(TRACE_RETURN, id, cached_offset_line(id, args[0], args[1]));
     return pyapi_none();
 }
 
@@ -249,8 +282,8 @@ static PyObject *hook_on_jump(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     uint32_t id = trace_code_lookup(args[0]);
     if (id) {
-        int to_line = offset_line(args[0], args[2]);
-        if (to_line >= 0 && to_line == offset_line(args[0], args[1]))
+        int to_line = cached_offset_line(id, args[0], args[2]);
+        if (to_line >= 0 && to_line == cached_offset_line(id, args[0], args[1]))
             trace_event(TRACE_LINE, id, to_line);
     }
     return pyapi_none();
