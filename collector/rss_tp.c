@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -160,55 +161,50 @@ static int perf_open(long id, pid_t tid, int cpu, bool newer)
     return (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-/* The trial's event, kept for rss_tp_open() to take as CPU 0's: closing
- * the last perf event of a tracepoint waits for the kernel to unhook it
- * (35-50 ms here, off-CPU), and opening it again re-hooks it. */
-static int probe_fd = -1;
-static bool probe_newer;
+/* Whether the kernel lets this process take raw samples of a tracepoint:
+ * CAP_PERFMON or CAP_SYS_ADMIN, or perf_event_paranoid -1 (what
+ * perf_event_open checks for PERF_SAMPLE_RAW). */
+static bool raw_samples_allowed(void)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) == 0) {
+        uint64_t eff = (uint64_t)data[1].effective << 32 | data[0].effective;
+        if (eff & (1ull << CAP_SYS_ADMIN | 1ull << 38))     /* 38: CAP_PERFMON */
+            return true;
+    }
+    char buf[16];
+    if (read_small("/proc/sys/kernel/perf_event_paranoid", buf, sizeof buf) <= 0)
+        return false;
+    return buf[0] == '-';
+}
 
+/*
+ * No perf_event_open here: a process that profiles nothing must not pay
+ * for one. Opening a tracepoint's first perf event on the machine hooks it
+ * and closing its last one unhooks it, and the kernel waits for both
+ * (20-50 ms each here, off-CPU). Where this says yes and the opening
+ * still fails (a seccomp filter, say), the events come from statm and the
+ * trace says so.
+ */
 bool rss_tp_probe(void)
 {
-    long id = tracepoint_id();
-    if (id < 0)
-        return false;
-    probe_newer = true;
-    int fd = perf_open(id, 0, 0, true);
-    if (fd < 0 && (errno == EINVAL || errno == E2BIG)) {
-        probe_newer = false;
-        fd = perf_open(id, 0, 0, false);
-    }
-    if (fd < 0)
-        return false;
-    if (probe_fd >= 0)
-        close(probe_fd);
-    probe_fd = fd_out_of_the_way(fd);
-    return true;
+    return tracepoint_id() >= 0 && raw_samples_allowed();
 }
 
 bool rss_tp_open(void)
 {
-    int adopt = probe_fd;
-    probe_fd = -1;
     rss_tp_close(false);
     long id = tracepoint_id();
     long page = sysconf(_SC_PAGESIZE);
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-    if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS) {
-        if (adopt >= 0)
-            close(adopt);
+    if (id < 0 || page <= 0 || ncpu <= 0 || ncpu > MAX_CPUS)
         return false;
-    }
     own_pid = (uint32_t)getpid();
     pid_t self = (pid_t)syscall(SYS_gettid);
-    bool newer = adopt >= 0 ? probe_newer : true;
+    bool newer = true;
     for (int cpu = 0; cpu < ncpu; cpu++) {
-        int fd;
-        if (cpu == 0 && adopt >= 0) {
-            fd = adopt;     /* the same event: pid 0, CPU 0 */
-            adopt = -1;
-        } else {
-            fd = perf_open(id, 0, cpu, newer);
-        }
+        int fd = perf_open(id, 0, cpu, newer);
         if (fd < 0 && newer && (errno == EINVAL || errno == E2BIG)) {
             newer = false;
             fd = perf_open(id, 0, cpu, newer);
@@ -217,8 +213,7 @@ bool rss_tp_open(void)
             continue;   /* an offline CPU */
         if (fd < 0)
             goto fail;
-        if (fd < 1000)
-            fd = fd_out_of_the_way(fd);
+        fd = fd_out_of_the_way(fd);
         fds[nfds++] = fd;
         size_t len = (size_t)(RING_PAGES + 1) * (size_t)page;
         void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -264,8 +259,6 @@ bool rss_tp_open(void)
         goto fail;
     return true;
 fail:
-    if (adopt >= 0)
-        close(adopt);
     rss_tp_close(false);
     return false;
 }
@@ -284,9 +277,6 @@ void rss_tp_close(bool fork_child)
     if (status_fd >= 0)
         close(status_fd);
     status_fd = -1;
-    if (probe_fd >= 0)
-        close(probe_fd);
-    probe_fd = -1;
 }
 
 static int64_t field_value(const unsigned char *raw, uint32_t raw_size, const struct field *f, bool *ok)

@@ -28,7 +28,8 @@
 #include <stdint.h>
 
 /* Whether rss_tp_open() can be expected to work: the tracepoint's layout
- * is known and the kernel lets one event open (closed at once). */
+ * is known and the process may take raw samples (capabilities or
+ * perf_event_paranoid). Opens no perf event. */
 bool rss_tp_probe(void);
 /* Opens the events and maps the rings; takes the counters' values from
  * /proc/self/status. False if the kernel does not allow it. */

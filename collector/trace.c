@@ -262,7 +262,7 @@ static void write_header(void)
 static void open_section(void)
 {
     section_open = true;
-    /* Before the section's first byte: the trial opening takes a while,
+    /* Before the section's first byte: the check reads tracefs,
      * and a region with no header yet, left by a kill, is no trace. */
     header_rss = rss_source();
     writer_begin_section(&writer);
@@ -484,7 +484,8 @@ bool trace_set_peak(bool on)
 }
 
 /* The tracepoint could not be opened after all: the events that follow
- * come from statm (rare: the trial opening at the header succeeded). */
+ * come from statm (rare: a seccomp filter, say, where tracefs and the
+ * capabilities said yes). */
 static void write_rss_source(void)
 {
     writer_t *w = &writer;

@@ -178,3 +178,25 @@ def test_peak_from_the_records(fast_path, tmp_path):
     big, _ = peak_excess(fast, after[0])
     burst, _ = peak_excess(fast, after[1])
     assert big[0] >= 200 and max(burst) >= 399, (big, burst)
+
+
+def test_no_perf_event_unless_something_is_profiled(fast_path, tmp_path):
+    """The header names the tracepoint in every traced Python process, but
+    only a process that profiles something opens a perf event: opening and
+    closing a tracepoint's first and last perf event make the kernel hook
+    and unhook it, tens of milliseconds each."""
+    if not shutil.which('strace'):
+        pytest.skip('memprof e2e: no strace')
+    counts = {}
+    for name, code in (('nothing', 'pass'), ('something', 'profile(lambda: 1)()')):
+        out = tmp_path / ('%s.strace' % name)
+        trace = tmp_path / ('%s.jsonl' % name)
+        proc = subprocess.run(['strace', '-f', '-e', 'trace=perf_event_open', '-o', str(out),
+                               '/usr/bin/python3.11', '-c', code],
+                              env=clean_env({'LD_PRELOAD': str(AGENT), 'MEMPROF_OUTPUT': str(trace)}),
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stderr == '', proc.stderr
+        assert [h['rss'] for h in headers(trace)] == ['tracepoint']
+        counts[name] = out.read_text().count('perf_event_open(')
+    assert counts['nothing'] == 0, counts
+    assert counts['something'] >= os.cpu_count(), counts
