@@ -170,7 +170,7 @@ clean:
 	rm -rf $(B)
 
 # Speed: plain Python, memprof and memory_profiler side by side, and the
-# report on 10 million events (about 8 minutes); writes BENCHMARKS.rst.
+# report on 10 million events (about 10 minutes); writes BENCHMARKS.rst.
 # See bench/README. BENCH_ARGS=--quick for a short trial run.
 bench: all
 	mkdir -p $(B)/bench

@@ -45,23 +45,41 @@ VARIANTS = [
     # where the kernel permits it): the fast path against the pread floor.
     ("memprof statm", {"MEMPROF_RSS": "statm"}),
     # ("memprof aggregate", {"MEMPROF_AGGREGATE": "1"}),
-    # ("memprof peak", {"MEMPROF_PEAK": "1"}),
     # ("memprof sampler", {"MEMPROF_INTERVAL": "0.1"}),
 ]
+# Variants that run only on the workloads naming them (their "variants").
+EXTRA_VARIANTS = [
+    ("memprof peak", {"MEMPROF_PEAK": "1"}),
+    ("memprof peak statm", {"MEMPROF_PEAK": "1", "MEMPROF_RSS": "statm"}),
+]
+ALL_VARIANTS = dict(VARIANTS + EXTRA_VARIANTS)
+LPROF_MODULE = "kernprof"                     # Debian's python3-line-profiler
 
 # ---------------------------------------------------------------------------
 # The workloads. reps: runs of plain and of each memprof variant;
 # mprof: runs of memory_profiler (Debian's python3.11 only, 0 = none);
-# floor: also run build/bench/floor once per repetition.
+# floor: also run build/bench/floor once per repetition; lprof: runs of
+# line_profiler (kernprof -l, Debian's python3.11 only); variants: the
+# memprof variants run (default: VARIANTS); launch: started through a shell
+# ("shell": sh forks and execs the program) or exec'd from a 200 MiB Python
+# ("python": workloads/big_parent.py), plain runs alike.
 WORKLOADS = [
     dict(key="tight200k", title="tight loop, N=200,000", script="tight.py", args=["200000"],
-         reps=5, mprof=2, floor=True),
+         reps=5, mprof=2, lprof=5, floor=True),
     dict(key="tight2M", title="tight loop, N=2,000,000", script="tight.py", args=["2000000"],
-         reps=3, mprof=0, extrapolate_mprof_from="tight200k"),
+         reps=3, mprof=0, lprof=3, extrapolate_mprof_from="tight200k"),
     dict(key="alloc", title="allocation-heavy, 2,000 rounds", script="alloc.py", args=["2000"],
          reps=5, mprof=5),
     dict(key="calls", title="many calls, 200,000", script="calls.py", args=["200000"],
-         reps=5, mprof=1),
+         reps=5, mprof=1, lprof=3),
+    dict(key="peak_shell", title="MEMPROF_PEAK, tight loop N=200,000, from a shell", script="tight.py",
+         args=["200000"], reps=5, mprof=0, launch="shell",
+         variants=["memprof", "memprof peak", "memprof statm", "memprof peak statm"]),
+    dict(key="peak_python", title="MEMPROF_PEAK, tight loop N=200,000, exec'd from a 200 MiB Python",
+         script="tight.py", args=["200000"], reps=5, mprof=0, launch="python",
+         variants=["memprof", "memprof peak", "memprof statm", "memprof peak statm"]),
+    dict(key="faults", title="page faults, 8 x 64 MiB page by page", script="faults.py", args=["8"],
+         reps=5, mprof=0, per_event=False),
     dict(key="undecorated", title="mostly undecorated", script="undecorated.py", args=["250"],
          reps=7, mprof=5, per_event=False),
     dict(key="steady", title="nothing selected, steady state", script="nothing.py", args=["250"],
@@ -91,11 +109,19 @@ OPTIONS = [
 OPTION_REPS = 3
 REPORT_REPS = 5
 
-# The targets of the issue.
-T_EVENT_US = 1.3
-T_VS_MPROF = 25.0
+# Undecorated code in instructions (callgrind): undecorated.py and
+# nothing.py at two sizes, the difference between them (start-up and the
+# decorated call cancel out), without and with the agent.
+UNDECORATED_UNITS = (4, 24)
+
+# The targets of the issues (13: the fast path, the peak, page faults).
+T_EVENT_US = 0.15
+T_VS_MPROF = 150.0
+T_VS_LPROF = 1.0            # memprof's time / line_profiler's
 T_UNDECORATED = {"3.11": 1.03, "3.12+": 1.01}
-T_CALLS = 2.0
+T_CALLS = 3.0
+T_PEAK = 1.5                # per-event cost with MEMPROF_PEAK=1 / without
+T_FAULTS = 1.30             # a page fault with the fast path on / plain
 T_STARTUP_MS = 2.0
 T_STEADY = 1.01
 T_BYTES = 48.0
@@ -234,6 +260,18 @@ def count_trace(path):
     return lines - samples, os.path.getsize(path)
 
 
+def variants_of(workload):
+    return workload.get("variants") or [name for name, _ in VARIANTS]
+
+
+LAUNCH = {
+    # The shell forks, then execs the program (a command that is not the
+    # last one is not exec'd in the shell's place).
+    "shell": lambda argv: ["sh", "-c", '"$@"; exit $?', "sh"] + argv,
+    "python": lambda argv: [MPROF_PYTHON, os.path.join(WORKLOADS_DIR, "big_parent.py")] + argv,
+}
+
+
 def command(workload, python, variant):
     """(argv, env, trace path or None) for one run."""
     global _trace_seq
@@ -241,15 +279,19 @@ def command(workload, python, variant):
         target = [os.path.join(WORKLOADS_DIR, workload["script"])] + workload["args"]
     else:
         target = workload["args"]
+    launch = LAUNCH.get(workload.get("launch"), lambda argv: argv)
     if variant == "plain":
-        return [python] + target, clean_env(), None
+        return launch([python] + target), clean_env(), None
     if variant == "memory_profiler":
-        return [MPROF_PYTHON, "-m", "memory_profiler"] + target, clean_env(), None
-    extra = dict(VARIANTS)[variant]
+        return launch([MPROF_PYTHON, "-m", "memory_profiler"] + target), clean_env(), None
+    if variant == "line_profiler":
+        out = os.path.join(WORK, "line_profiler.lprof")
+        return launch([MPROF_PYTHON, "-m", LPROF_MODULE, "-l", "-o", out] + target), clean_env(), None
+    extra = ALL_VARIANTS[variant]
     _trace_seq += 1
     trace = os.path.join(WORK, "trace.%d.%d.jsonl" % (os.getpid(), _trace_seq))
     env = clean_env({"LD_PRELOAD": AGENT, "MEMPROF_OUTPUT": trace, **extra})
-    return [python] + target, env, trace
+    return launch([python] + target), env, trace
 
 
 def run_floor():
@@ -260,14 +302,18 @@ def run_floor():
 # ---------------------------------------------------------------------------
 # One workload on one interpreter, variants interleaved run by run
 
-def bench_workload(w, label, python, is_debian, quick):
+def bench_workload(w, label, python, is_debian, quick, have_lprof):
     reps = w["reps"] if not quick else min(w["reps"], 10 if w["key"] == "startup" else 2)
     mreps = (w["mprof"] if not quick else 0) if is_debian else 0
-    variants = ["plain"] + [name for name, _ in VARIANTS]
+    lreps = (min(w.get("lprof", 0), reps) if have_lprof else 0) if is_debian else 0
+    variants = ["plain"] + variants_of(w)
     counts = {v: reps for v in variants}
     if mreps:
         variants.append("memory_profiler")
         counts["memory_profiler"] = mreps
+    if lreps:
+        variants.append("line_profiler")
+        counts["line_profiler"] = lreps
     results = {v: [] for v in variants}
     floors = []
     # One unrecorded warm-up (page cache, .pyc files).
@@ -331,6 +377,39 @@ def bench_first_profile(pythons):
         if None not in r.values():
             r["first"] = r["decorated"] - r["agent"]
             results[label] = r
+    return results
+
+
+def bench_undecorated(pythons):
+    """{label: dict(minor, undecorated=dict(plain, agent), steady=...)}: the
+    instructions that UNDECORATED_UNITS[1] - UNDECORATED_UNITS[0] units of
+    undecorated work cost, without the agent and under it: undecorated.py
+    (after one decorated call) and nothing.py (nothing decorated)."""
+    if not shutil.which("valgrind"):
+        return None
+    trace = os.path.join(WORK, "undecorated.jsonl")
+    agent = clean_env({"LD_PRELOAD": AGENT, "MEMPROF_OUTPUT": trace, "MEMPROF_INTERVAL": "off"})
+    results = {}
+    for label, path, minor in pythons:
+        log("bench: undecorated work on %s (callgrind)" % label)
+        r = dict(minor=minor)
+        for key, script in (("undecorated", "undecorated.py"), ("steady", "nothing.py")):
+            x = {}
+            for run, env in (("plain", clean_env()), ("agent", agent)):
+                counts = []
+                for units in UNDECORATED_UNITS:
+                    if os.path.exists(trace):
+                        os.unlink(trace)
+                    counts.append(callgrind_instructions(
+                        [path, os.path.join(WORKLOADS_DIR, script), str(units)], env))
+                if None in counts:
+                    break
+                x[run] = counts[1] - counts[0]
+            if len(x) == 2:
+                r[key] = x
+        if os.path.exists(trace):
+            os.unlink(trace)
+        results[label] = r
     return results
 
 
@@ -428,7 +507,12 @@ def summarize(w, data):
     out = {"plain": dict(runs=len(plain), wall=med([r["wall"] for r in plain]),
                          cpu=med([r["cpu"] for r in plain]))}
     mp = res.get("memory_profiler", [])
-    for name, _ in VARIANTS:
+    lp = res.get("line_profiler", [])
+    if lp:
+        out["line_profiler"] = dict(runs=len(lp), wall=med([r["wall"] for r in lp]),
+                                    cpu=med([r["cpu"] for r in lp]))
+        out["line_profiler"]["ratio"], _, _ = paired(lp, plain, lambda x, y: x["wall"] / y["wall"])
+    for name in variants_of(w):
         runs = res[name]
         s = dict(runs=len(runs), wall=med([r["wall"] for r in runs]),
                  cpu=med([r["cpu"] for r in runs]))
@@ -452,6 +536,10 @@ def summarize(w, data):
                 runs, plain, lambda x, y: (x["wall"] - y["wall"]) / x["events"] * 1e6)
         if mp:
             s["vs_mprof"], s["vs_mprof_min"], s["vs_mprof_max"] = paired(mp, runs, lambda x, y: x["wall"] / y["wall"])
+        if lp:
+            # Below 1: memprof took less time than line_profiler.
+            s["vs_lprof"], s["vs_lprof_min"], s["vs_lprof_max"] = paired(runs, lp, lambda x, y: x["wall"] / y["wall"])
+            s["vs_lprof_cpu"], _, _ = paired(runs, lp, lambda x, y: x["cpu"] / y["cpu"])
         out[name] = s
     if mp:
         m = dict(runs=len(mp), wall=med([r["wall"] for r in mp]), cpu=med([r["cpu"] for r in mp]))
@@ -602,7 +690,7 @@ def workload_rows(all_results, pythons):
                              "", "", "", "", ""])
             else:
                 rows.append([w["title"], label, "plain", p["runs"], f_s(p["wall"]), "1", "", "", "", ""])
-            for name, _ in VARIANTS:
+            for name in variants_of(w):
                 v = s[name]
                 ev = v["events"]
                 vs = ""
@@ -619,6 +707,10 @@ def workload_rows(all_results, pythons):
                              "{:,}".format(int(ev)) if ev else "0",
                              "%.2f" % v["us_per_event"] if "us_per_event" in v else "-", vs,
                              "%.1f" % v["bytes_per_event"] if v.get("bytes_per_event") else "-"])
+            if "line_profiler" in s:
+                m = s["line_profiler"]
+                rows.append(["", label, "line_profiler (reads no memory)", m["runs"], f_s(m["wall"]),
+                             "%.1f" % m["ratio"], "", "", "", ""])
             if "memory_profiler" in s:
                 m = s["memory_profiler"]
                 rows.append(["", label, "memory_profiler", m["runs"], f_s(m["wall"]), "%.1f" % m["ratio"], "",
@@ -656,7 +748,7 @@ def inner_text(v):
         pct(v["ratio"]), pct(v["ratio_min"]), pct(v["ratio_max"]))
 
 
-def targets(all_results, pythons, report, first_profile=None):
+def targets(all_results, pythons, report, first_profile=None, undecorated=None):
     rows = []
     V = VARIANTS[0][0]
 
@@ -681,11 +773,22 @@ def targets(all_results, pythons, report, first_profile=None):
             if s and s[V]["events"]:
                 v = s[V]
                 fl = s.get("floor") or (get("tight200k", label) or {}).get("floor")
-                extra = " (floor %.2f)" % (fl["event_floor_ns"] / 1e3) if fl else ""
-                rows.append(["traced line event <= %.1f us, all included" % T_EVENT_US, label,
-                             "%s: %.2f us%s" % (key, v["us_per_event"], extra),
-                             verdict(v["us_per_event"] <= T_EVENT_US)])
+                rows.append(["fast path: traced line event <= %.2f us, all included" % T_EVENT_US, label,
+                             "%s, %s source: %.3f us (runs %.3f..%.3f; statm pread + clock floor %.2f)"
+                             % (key, v.get("rss", "?"), v["us_per_event"], v["us_min"], v["us_max"],
+                                fl["event_floor_ns"] / 1e3 if fl else float("nan")),
+                             verdict(v.get("rss") == "tracepoint" and v["us_per_event"] <= T_EVENT_US)])
                 break
+    for label, _, minor in pythons:
+        for key in ("tight200k", "tight2M"):
+            s = get(key, label)
+            if s and "vs_lprof" in s[V]:
+                v = s[V]
+                rows.append(["tight loop no slower than line_profiler (reads no memory)" if key == "tight200k"
+                             else "", label,
+                             "%s: memprof's time %.2fx line_profiler's (runs %.2f..%.2f; CPU time %.2fx)"
+                             % (key, v["vs_lprof"], v["vs_lprof_min"], v["vs_lprof_max"], v["vs_lprof_cpu"]),
+                             verdict(v["vs_lprof"] <= T_VS_LPROF)])
     for label, _, minor in pythons:
         s = get("tight200k", label)
         if s and "vs_mprof" in s[V]:
@@ -719,16 +822,52 @@ def targets(all_results, pythons, report, first_profile=None):
         if s:
             lim = T_UNDECORATED["3.11"] if minor <= 11 else T_UNDECORATED["3.12+"]
             v = s[V]
-            rows.append(["undecorated code <= %d%% slower (3.11), <= %d%% (3.12+)"
-                         % (round((T_UNDECORATED["3.11"] - 1) * 100), round((T_UNDECORATED["3.12+"] - 1) * 100)),
-                         label, inner_text(v), noisy(v, lim)])
+            rows.append(["undecorated code, wall time (informative: see the callgrind row)",
+                         label, inner_text(v), "-"])
+    for label, r in (undecorated or {}).items():
+        for key, what in (("undecorated", "undecorated code"), ("steady", "nothing selected, steady state")):
+            if key not in r:
+                continue
+            lim = T_UNDECORATED["3.11"] if r["minor"] <= 11 else T_UNDECORATED["3.12+"]
+            x = r[key]
+            rows.append(["%s <= %d%% more instructions (3.11), <= %d%% (3.12+), callgrind"
+                         % (what, round((T_UNDECORATED["3.11"] - 1) * 100),
+                            round((T_UNDECORATED["3.12+"] - 1) * 100)), label,
+                         "%+.2f%% (%s units: plain %s, agent %s instructions)"
+                         % ((x["agent"] / x["plain"] - 1) * 100, UNDECORATED_UNITS[1] - UNDECORATED_UNITS[0],
+                            "{:,}".format(x["plain"]), "{:,}".format(x["agent"])),
+                         verdict(x["agent"] <= x["plain"] * lim)])
     for label, _, minor in pythons:
         s = get("calls", label)
         if s:
             v = s[V]
             rows.append(["many calls of a tiny decorated function <= %.0fx plain" % T_CALLS, label,
-                         "%.1fx (%.2f us per call)" % (v["ratio"], v["extra_ms"] * 1e3 / 200000),
+                         "%.1fx (%.2f us per call; %s source)" % (v["ratio"], v["extra_ms"] * 1e3 / 200000,
+                                                                  v.get("rss", "?")),
                          verdict(v["ratio"] <= T_CALLS)])
+    for label, _, minor in pythons:
+        for key, where in (("peak_shell", "from a shell"), ("peak_python", "exec'd from a 200 MiB Python")):
+            s = get(key, label)
+            if not s or "memprof peak" not in s or not s["memprof"].get("us_per_event"):
+                continue
+            base, pk = s["memprof"], s["memprof peak"]
+            text = "%s source: %.3f us/event with the peak, %.3f without: %.2fx" % (
+                pk.get("rss", "?"), pk["us_per_event"], base["us_per_event"], pk["us_per_event"] / base["us_per_event"])
+            sb, sp = s.get("memprof statm"), s.get("memprof peak statm")
+            if sb and sp and sb.get("us_per_event"):
+                text += "; statm source: %.3f against %.3f: %.2fx" % (
+                    sp["us_per_event"], sb["us_per_event"], sp["us_per_event"] / sb["us_per_event"])
+            rows.append(["MEMPROF_PEAK=1 <= %.1fx the default's per-event cost, %s" % (T_PEAK, where), label,
+                         text, verdict(pk["us_per_event"] <= T_PEAK * base["us_per_event"])])
+    for label, _, minor in pythons:
+        s = get("faults", label)
+        if s and "inner_ratio" in s[V]:
+            v, st = s[V], s.get("memprof statm", {})
+            rows.append(["page faults <= %d%% dearer with the fast path on" % round((T_FAULTS - 1) * 100), label,
+                         "%s source: the faulting work %.2fx plain (runs %.2f..%.2f)%s"
+                         % (v.get("rss", "?"), v["inner_ratio"], v["inner_min"], v["inner_max"],
+                            "; statm source %.2fx" % st["inner_ratio"] if "inner_ratio" in st else ""),
+                         verdict(v.get("rss") == "tracepoint" and v["inner_ratio"] <= T_FAULTS)])
     for label, _, minor in pythons:
         s = get("startup", label)
         if s:
@@ -749,6 +888,8 @@ def targets(all_results, pythons, report, first_profile=None):
     tot_b = tot_e = 0
     worst = None
     for w in WORKLOADS:
+        if w["key"] == "faults":
+            continue    # a handful of events in a trace of start-up definitions
         for label, _, _ in pythons:
             s = get(w["key"], label)
             if s and s[V].get("events") and s[V].get("bytes_per_event"):
@@ -833,6 +974,10 @@ def main():
         notes.append("memory_profiler: not importable by %s, its runs are skipped" % MPROF_PYTHON)
         for w in WORKLOADS:
             w["mprof"] = 0
+    have_lprof = subprocess.run([MPROF_PYTHON, "-c", "import " + LPROF_MODULE], capture_output=True).returncode == 0
+    if not have_lprof:
+        notes.append("line_profiler: %s cannot import %s (python3-line-profiler), its runs are skipped"
+                     % (MPROF_PYTHON, LPROF_MODULE))
     all_results = {}
     raw = {}
     for w in WORKLOADS:
@@ -840,7 +985,7 @@ def main():
             continue
         for label, path, minor in pythons:
             log("bench: %s on %s" % (w["title"], label))
-            data = bench_workload(w, label, path, path == "/usr/bin/python3.11", args.quick)
+            data = bench_workload(w, label, path, path == "/usr/bin/python3.11", args.quick, have_lprof)
             raw["%s|%s" % (w["key"], label)] = data
             all_results[(w["key"], label)] = summarize(w, data)
     # memory_profiler at 2,000,000 iterations would take minutes: its
@@ -878,6 +1023,9 @@ def main():
         first_profile = bench_first_profile(pythons)
         if first_profile is None:
             notes.append("valgrind: not installed, the first @profile is not measured")
+    undecorated = None
+    if not only or "undecorated_callgrind" in only:
+        undecorated = bench_undecorated(pythons)
     report = None
     if not only or "report" in only:
         log("bench: memprof-report on a synthetic trace")
@@ -886,19 +1034,20 @@ def main():
     info["load_end"] = " ".join("%.2f" % x for x in os.getloadavg())
 
     tables = render(info, pythons, notes, mver, all_results, report, elapsed, args, options, heap, sampler,
-                    first_profile)
+                    first_profile, undecorated)
     print(tables)
     out = args.output or (os.path.join(WORK, "BENCHMARKS.quick.rst") if (args.quick or only) else OUT_RST)
     with open(out, "w") as f:
         f.write(tables)
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(dict(raw=raw, summary={"%s|%s" % k: v for k, v in all_results.items()}, report=report,
-                       first_profile=first_profile, info=info), f, indent=1, default=str)
+                       first_profile=first_profile, undecorated=undecorated, info=info),
+                  f, indent=1, default=str)
     log("bench: written to %s (raw figures in %s) in %.0f s" % (out, os.path.join(WORK, "results.json"), elapsed))
 
 
 def render(info, pythons, notes, mver, all_results, report, elapsed, args, options=None, heap=None,
-           sampler=None, first_profile=None):
+           sampler=None, first_profile=None, undecorated=None):
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     L = []
     L.append("memprof benchmarks")
@@ -923,7 +1072,10 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
         L.append("- note: %s" % n)
     L.append("- memory_profiler %s (psutil %s) under ``%s`` (Debian's 3.11 only)" % (mver[0], mver[-1], MPROF_PYTHON))
     L.append("- memprof variants: %s" % "; ".join("%s %s" % (n, json.dumps(e) if e else "(default settings)")
-                                                  for n, e in VARIANTS))
+                                                  for n, e in VARIANTS + EXTRA_VARIANTS))
+    L.append("- line_profiler: ``%s -m %s -l`` (Debian's python3-line-profiler; 3.11 only), a line"
+             % (MPROF_PYTHON, LPROF_MODULE))
+    L.append("  tracer that reads no memory, side by side with the others")
     L.append("")
     L.append("Workloads")
     L.append("---------")
@@ -939,7 +1091,11 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
     L.append("definitions included. memory_profiler's run counts are lower where a run")
     L.append("takes tens of seconds; at N=2,000,000 it is not run at all: its row is")
     L.append("plain + its per-event cost measured at N=200,000 x the events, labelled")
-    L.append("extrapolated.")
+    L.append("extrapolated. The MEMPROF_PEAK workloads run the tight loop (plain runs")
+    L.append("alike) through ``sh -c`` (the shell forks and execs it) or exec'd from a")
+    L.append("Python holding 200 MiB (``workloads/big_parent.py``: getrusage's peak then")
+    L.append("carries that image's). The page-fault workload is judged on the faulting")
+    L.append("work timed inside the process.")
     L.append("")
     L.append(workload_rows(all_results, pythons))
     L.append("")
@@ -1015,6 +1171,27 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
                              "{:,}".format(r["decorated"]), "{:+,}".format(r["first"])]
                             for label, r in first_profile.items()]))
         L.append("")
+    if undecorated:
+        L.append("Undecorated code in instructions")
+        L.append("--------------------------------")
+        L.append("")
+        L.append("Instructions counted by callgrind (``PYTHONHASHSEED=0``, ``MEMPROF_INTERVAL=off``)")
+        L.append("for ``undecorated.py`` (one short decorated call, then undecorated work) and")
+        L.append("``nothing.py`` (the same work, nothing decorated) at %d and at %d units of"
+                 % UNDECORATED_UNITS)
+        L.append("work; the difference of the two is what the added units cost, start-up and")
+        L.append("the decorated call cancelled out. Wall time on this machine cannot resolve 1%.")
+        L.append("")
+        rows = []
+        for label, r in undecorated.items():
+            for key in ("undecorated", "steady"):
+                if key in r:
+                    x = r[key]
+                    rows.append([label, key + (".py" if key == "undecorated" else " (nothing.py)"),
+                                 "{:,}".format(x["plain"]), "{:,}".format(x["agent"]),
+                                 "%+.2f%%" % ((x["agent"] / x["plain"] - 1) * 100)])
+        L.append(rst_table(["Python", "workload", "plain", "under the agent", "difference"], rows))
+        L.append("")
     if heap:
         L.append("Heap accounting")
         L.append("---------------")
@@ -1030,7 +1207,7 @@ def render(info, pythons, notes, mver, all_results, report, elapsed, args, optio
     L.append("Targets")
     L.append("-------")
     L.append("")
-    L.append(targets(all_results, pythons, report, first_profile))
+    L.append(targets(all_results, pythons, report, first_profile, undecorated))
     L.append("")
     analysis = os.path.join(ROOT, "bench", "analysis.rst")
     if os.path.exists(analysis):

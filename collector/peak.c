@@ -107,6 +107,14 @@ int64_t peak_take(int64_t rss_now)
     return peak;
 }
 
+int64_t peak_take_known(int64_t rss_now, int64_t peak)
+{
+    if (peak <= rss_now)
+        return rss_now;
+    reset_mark();
+    return peak;
+}
+
 void peak_after_fork_child(void)
 {
     if (clear_refs_fd >= 0)

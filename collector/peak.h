@@ -19,6 +19,11 @@
 bool peak_open(void);
 /* The peak since the previous call, given the RSS now. */
 int64_t peak_take(int64_t rss_now);
+/* The same when the interval's peak is known from elsewhere (the RSS
+ * source's own records): the mark is only brought down to rss_now if
+ * memory was released, so that it can stand in for an interval the source
+ * cannot tell. */
+int64_t peak_take_known(int64_t rss_now, int64_t peak);
 /* In a fork child: /proc/self must be opened again. */
 void peak_after_fork_child(void);
 

@@ -199,6 +199,11 @@ int64_t rss_now(uint64_t now_ns)
     return fast;
 }
 
+int64_t rss_peak_take(void)
+{
+    return tp_open && used == RSS_TRACEPOINT ? rss_tp_peak_take() : -1;
+}
+
 void rss_after_fork_child(void)
 {
     /* The rings are not copied into a child. */

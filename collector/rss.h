@@ -33,9 +33,9 @@ bool rss_configure(const char *mode);
 /* statm is read again at least this often on the tracepoint (10 ms if
  * never set). */
 void rss_set_recheck(uint64_t interval_ns);
-/* The source events will use: decided the first time (a trial opening of
- * the tracepoint, closed at once: no descriptor is kept before the first
- * event). */
+/* The source events will use: decided the first time from tracefs and
+ * the process's capabilities (rss_tp_probe(): no perf event is opened and
+ * no descriptor kept before the first event). */
 enum rss_source rss_source(void);
 const char *rss_source_name(enum rss_source s);
 
@@ -45,8 +45,12 @@ void rss_close(void);
  * CLOCK_MONOTONIC time. The per-event path: opens the source the first
  * time. */
 int64_t rss_now(uint64_t now_ns);
+/* On the tracepoint: the highest resident bytes since the previous call,
+ * from the same records as rss_now(); -1 elsewhere, or if records of the
+ * interval were lost (peak.h's high-water mark can tell then). */
+int64_t rss_peak_take(void);
 /* The source the events actually got (the tracepoint can fail to open
- * after the trial succeeded: then statm). */
+ * where rss_source() expected it to: then statm). */
 enum rss_source rss_source_used(void);
 /* Check mode: events compared, disagreements, lost records. */
 void rss_check_counts(uint64_t *events, uint64_t *disagreements, uint64_t *lost);

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <string.h>
@@ -57,6 +58,12 @@ static uint32_t own_pid;
 /* Each counter's last value and when the kernel reported it. */
 static int64_t value[MEMBERS];
 static uint64_t value_time[MEMBERS];
+/* The highest resident bytes the records went through since the last
+ * rss_tp_peak_take(), and whether no record of that interval was lost. */
+static int64_t peak;
+static bool peak_known, opened_peak;
+/* The resident bytes the last folding gave (-1: records were lost). */
+static int64_t current = -1;
 /* Another thread folds the rings (the sampler's, or a free-threaded
  * interpreter's): this one takes statm. */
 static int busy;
@@ -167,18 +174,35 @@ static int perf_open(long id, pid_t tid, int cpu, bool newer)
     return (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* Whether the kernel lets this process take raw samples of a tracepoint:
+ * CAP_PERFMON or CAP_SYS_ADMIN, or perf_event_paranoid -1 (what
+ * perf_event_open checks for PERF_SAMPLE_RAW). */
+static bool raw_samples_allowed(void)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) == 0) {
+        uint64_t eff = (uint64_t)data[1].effective << 32 | data[0].effective;
+        if (eff & (1ull << CAP_SYS_ADMIN | 1ull << 38))     /* 38: CAP_PERFMON */
+            return true;
+    }
+    char buf[16];
+    if (read_small("/proc/sys/kernel/perf_event_paranoid", buf, sizeof buf) <= 0)
+        return false;
+    return buf[0] == '-';
+}
+
+/*
+ * No perf_event_open here: a process that profiles nothing must not pay
+ * for one. Opening a tracepoint's first perf event on the machine hooks it
+ * and closing its last one unhooks it, and the kernel waits for both
+ * (20-50 ms each here, off-CPU). Where this says yes and the opening
+ * still fails (a seccomp filter, say), the events come from statm and the
+ * trace says so.
+ */
 bool rss_tp_probe(void)
 {
-    long id = tracepoint_id();
-    if (id < 0)
-        return false;
-    int fd = perf_open(id, 0, 0, true);
-    if (fd < 0 && (errno == EINVAL || errno == E2BIG))
-        fd = perf_open(id, 0, 0, false);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
+    return tracepoint_id() >= 0 && raw_samples_allowed();
 }
 
 /* Maps an event's ring (len bytes) and keeps the mapping; NULL if not. */
@@ -281,6 +305,8 @@ void rss_tp_close(bool fork_child)
         while (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
             sched_yield();
     stale = false;
+    opened_peak = false;
+    __atomic_store_n(&current, -1, __ATOMIC_RELEASE);
     /* A fork child has no mapping of the rings (the kernel does not copy
      * them), only the threads' descriptors. */
     for (int i = 0; i < nmaps; i++)
@@ -307,6 +333,11 @@ static int64_t field_value(const unsigned char *raw, uint32_t raw_size, const st
     case 4: { int32_t v; memcpy(&v, p, 4); return v; }
     default: { int64_t v; memcpy(&v, p, 8); return v; }
     }
+}
+
+static int64_t resident(void)
+{
+    return value[0] + value[1] + value[3];
 }
 
 /* One record of the ring; false if it is not one this module understands
@@ -344,60 +375,117 @@ static bool fold_record(const unsigned char *rec, uint32_t len)
     if (t >= value_time[member]) {
         value_time[member] = t;
         value[member] = size;
+        int64_t now = resident();
+        if (now > peak)
+            peak = now;
     }
     return true;
 }
 
-/* Folds in what arrived in every ring; false if something was lost. */
+/* n bytes of ring r from position at (which may wrap around its end). */
+static void ring_copy(const struct ring *r, uint64_t at, void *dst, size_t n)
+{
+    size_t off = (size_t)(at & (r->size - 1));
+    size_t first = n < r->size - off ? n : (size_t)(r->size - off);
+    memcpy(dst, r->data + off, first);
+    memcpy((unsigned char *)dst + first, r->data, n - first);
+}
+
+/* When the record at position at was written; 0 (first) for a record
+ * that is not a sample, which fold_record() refuses anyway. */
+static uint64_t record_time(const struct ring *r, uint64_t at)
+{
+    struct perf_event_header h;
+    ring_copy(r, at, &h, sizeof h);
+    uint64_t t = 0;
+    if (h.type == PERF_RECORD_SAMPLE && h.size >= 24)
+        ring_copy(r, at + 16, &t, sizeof t);
+    return t;
+}
+
+/*
+ * Folds in what arrived in every ring; false if something was lost. The
+ * records of all rings are taken in the order of their times (a thread
+ * that moved to another CPU reports there), so that the running sum goes
+ * through the values the process's RSS had, and its highest is the peak.
+ * Mostly one ring has news; then that order is the ring's own.
+ */
 static bool fold_rings(void)
 {
     bool whole = !stale;
+    uint64_t head[MAX_CPUS], tail[MAX_CPUS];
+    int pending = 0;
     for (int i = 0; i < nrings; i++) {
         struct ring *r = &rings[i];
-        uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
-        uint64_t tail = r->meta->data_tail;
-        if (head == tail)
+        head[i] = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+        tail[i] = r->meta->data_tail;
+        if (head[i] == tail[i])
             continue;
         /* A ring filled up to the last record's room has dropped records,
          * and says so (PERF_RECORD_LOST) only once there is room again:
          * a full ring is a loss now. */
-        if (head - tail > r->size - 512)
+        if (head[i] - tail[i] > r->size - 512)
             whole = false;
-        if (head - tail <= r->size)
-            while (tail < head) {
-                unsigned char copy[256];
-                uint64_t at = tail & (r->size - 1);
-                struct perf_event_header h;
-                memcpy(&h, r->data + at, sizeof h);
-                if (h.size < sizeof h || h.size > head - tail) {
-                    whole = false;
-                    break;
-                }
-                const unsigned char *rec = r->data + at;
-                if (at + h.size > r->size) {
-                    /* Wrapped around the ring's end. */
-                    if (h.size > sizeof copy) {
-                        whole = false;
-                        tail += h.size;
-                        continue;
-                    }
-                    size_t first = (size_t)(r->size - at);
-                    memcpy(copy, r->data + at, first);
-                    memcpy(copy + first, r->data, h.size - first);
-                    rec = copy;
-                }
-                if (!fold_record(rec, h.size))
-                    whole = false;
-                tail += h.size;
-            }
-        __atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE);
+        if (head[i] - tail[i] > r->size)
+            tail[i] = head[i];
+        else
+            pending++;
     }
+    while (pending > 0) {
+        int next = -1;
+        uint64_t next_time = 0;
+        for (int i = 0; i < nrings; i++) {
+            if (tail[i] >= head[i])
+                continue;
+            uint64_t t = pending > 1 ? record_time(&rings[i], tail[i]) : 0;
+            if (next < 0 || t < next_time) {
+                next = i;
+                next_time = t;
+            }
+        }
+        struct ring *r = &rings[next];
+        unsigned char copy[256];
+        struct perf_event_header h;
+        ring_copy(r, tail[next], &h, sizeof h);
+        uint64_t at = tail[next] & (r->size - 1);
+        const unsigned char *rec = r->data + at;
+        if (h.size < sizeof h || h.size > head[next] - tail[next]) {
+            whole = false;
+            tail[next] = head[next];
+        } else if (at + h.size > r->size && h.size > sizeof copy) {
+            whole = false;
+            tail[next] += h.size;
+        } else {
+            if (at + h.size > r->size) {
+                /* Wrapped around the ring's end. */
+                ring_copy(r, tail[next], copy, h.size);
+                rec = copy;
+            }
+            if (!fold_record(rec, h.size))
+                whole = false;
+            tail[next] += h.size;
+        }
+        if (tail[next] >= head[next])
+            pending--;
+    }
+    if (!whole)
+        peak_known = false;
+    __atomic_store_n(&current, whole ? resident() : -1, __ATOMIC_RELEASE);
+    for (int i = 0; i < nrings; i++)
+        if (rings[i].meta->data_tail != head[i])
+            __atomic_store_n(&rings[i].meta->data_tail, head[i], __ATOMIC_RELEASE);
     return whole;
 }
 
-static int64_t resident(void)
+/* Whether a ring has records not folded in yet: one load per ring, the
+ * whole cost of a reading when nothing changed. */
+static bool rings_have_news(void)
 {
-    return value[0] + value[1] + value[3];
+    for (int i = 0; i < nrings; i++)
+        if (__atomic_load_n(&rings[i].meta->data_head, __ATOMIC_ACQUIRE)
+            != __atomic_load_n(&rings[i].meta->data_tail, __ATOMIC_ACQUIRE))
+            return true;
+    return false;
 }
 
 /* Folds; the caller holds busy. -1 while records are missing. */
@@ -411,7 +499,13 @@ static int64_t fold_held(void)
 
 int64_t rss_tp_read(void)
 {
-    if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+    if (!opened)
+        return -1;
+    /* Nothing new: the figure the last folding left (stored before it
+     * moved the tails on; -1 after a loss, until rss_tp_rebase()). */
+    if (!rings_have_news())
+        return __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
         return -1;
     int64_t rss = fold_held();
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
@@ -450,8 +544,16 @@ static int64_t rebase_held(void)
     value[3] = shmem;
     for (int m = 0; m < MEMBERS; m++)
         value_time[m] = t;
+    if (!opened_peak) {
+        opened_peak = true;
+        peak = resident();
+        peak_known = true;
+    }
     stale = false;
-    return fold_held();
+    int64_t rss = fold_held();
+    if (rss > peak)
+        peak = rss;
+    return rss;
 }
 
 int64_t rss_tp_rebase(void)
@@ -479,4 +581,15 @@ int64_t rss_tp_sample(void)
         rss = rebase_held();
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
     return rss;
+}
+
+int64_t rss_tp_peak_take(void)
+{
+    if (!opened || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+        return -1;
+    int64_t highest = peak_known ? peak : -1;
+    peak = resident();
+    peak_known = true;
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    return highest;
 }

@@ -35,7 +35,8 @@
 #include <stdint.h>
 
 /* Whether rss_tp_open() can be expected to work: the tracepoint's layout
- * is known and the kernel lets one event open (closed at once). */
+ * is known and the process may take raw samples (capabilities or
+ * perf_event_paranoid). Opens no perf event. */
 bool rss_tp_probe(void);
 /* Opens the events and maps the rings; takes the counters' values from
  * /proc/self/status. Threads that run already get events of their own.
@@ -52,6 +53,11 @@ int64_t rss_tp_read(void);
  * takes the counters again if records were lost; -1 if the events are not
  * open or it could not get its turn. */
 int64_t rss_tp_sample(void);
+/* The highest resident bytes the records went through since the previous
+ * call (or the opening), at least the RSS the last reading gave; -1 if
+ * records of that interval were lost (then only the kernel's high-water
+ * mark can tell). The next interval starts at the last reading. */
+int64_t rss_tp_peak_take(void);
 /* The counters taken again from /proc/self/status, the rings emptied.
  * Returns the resident bytes or -1. */
 int64_t rss_tp_rebase(void);

@@ -268,7 +268,7 @@ static void write_header(void)
 static void open_section(void)
 {
     section_open = true;
-    /* Before the section's first byte: the trial opening takes a while,
+    /* Before the section's first byte: the check reads tracefs,
      * and a region with no header yet, left by a kill, is no trace. */
     header_rss = rss_source();
     writer_begin_section(&writer);
@@ -490,7 +490,8 @@ bool trace_set_peak(bool on)
 }
 
 /* The tracepoint could not be opened after all: the events that follow
- * come from statm (rare: the trial opening at the header succeeded). */
+ * come from statm (rare: a seccomp filter, say, where tracefs and the
+ * capabilities said yes). */
 static void write_rss_source(void)
 {
     writer_t *w = &writer;
@@ -499,6 +500,15 @@ static void write_rss_source(void)
     writer_cstr(w, rss_source_name(header_rss));
     KEY(w, "\"}\n");
     writer_end_record(w);
+}
+
+/* The highest RSS since the previous event: on the tracepoint from the
+ * records that rss_now() folded in (no system call), else (or when records
+ * were lost) the kernel's high-water mark. */
+static int64_t interval_peak(int64_t rss_raw)
+{
+    int64_t peak = rss_peak_take();
+    return peak < 0 ? peak_take(rss_raw) : peak_take_known(rss_raw, peak);
 }
 
 void trace_event(enum trace_kind kind, uint32_t code, int line)
@@ -571,7 +581,7 @@ void trace_event(enum trace_kind kind, uint32_t code, int line)
         p = fmt_i64(p, dkib);
     }
     if (with_peak || with_heap) {
-        int64_t peak = with_peak && kind != TRACE_CALL ? peak_take(rss_raw) - own : rss;
+        int64_t peak = with_peak && kind != TRACE_CALL ? interval_peak(rss_raw) - own : rss;
         *p++ = ',';
         p = fmt_i64(p, (peak >> 10) - kib);
     }

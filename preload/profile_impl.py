@@ -57,12 +57,10 @@ def _wrapper(func, flags, enter, leave):
         _c.load("profile_gen")
         return _generator_wrapper(func, flags & 0x80, enter, leave)
 
+    call = _c.call      # enter(), func(*args, **kwargs), leave(), in C
+
     def wrapper(*args, **kwargs):
-        enter()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            leave()
+        return call(func, args, kwargs)
     return wrapper
 
 

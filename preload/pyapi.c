@@ -40,6 +40,7 @@ static const struct entry table[] = {
     FN(Sys_GetObject, "PySys_GetObject"),
     FN(Object_GetAttrString, "PyObject_GetAttrString"),
     FN(Object_CallObject, "PyObject_CallObject"),
+    FN(Object_Call, "PyObject_Call"),
     FN(Object_IsTrue, "PyObject_IsTrue"),
     FN(Unicode_AsUTF8AndSize, "PyUnicode_AsUTF8AndSize"),
     FN(Unicode_FromString, "PyUnicode_FromString"),

@@ -45,6 +45,7 @@ struct pyapi {
     PyObject *(*Sys_GetObject)(const char *);
     PyObject *(*Object_GetAttrString)(PyObject *, const char *);
     PyObject *(*Object_CallObject)(PyObject *, PyObject *);
+    PyObject *(*Object_Call)(PyObject *, PyObject *, PyObject *);
     int (*Object_IsTrue)(PyObject *);
     const char *(*Unicode_AsUTF8AndSize)(PyObject *, Py_ssize_t *);
     PyObject *(*Unicode_FromString)(const char *);

@@ -9,7 +9,7 @@ set -eu
 packages="gcc make libc6-dev python3-dev libjansson-dev python3-pytest
 python3-memory-profiler python3-psutil python3-numpy python3-jsonschema chromium help2man
 python3-venv python3-setuptools python3-wheel python3-pip
-ipython3 python3-ipykernel python3-nbclient python3-nbformat"
+ipython3 python3-ipykernel python3-nbclient python3-nbformat python3-line-profiler"
 case "${1:-}" in
     "") ;;
     test-real) packages="$packages libpython3.11-testsuite python3-coverage" ;;

@@ -277,3 +277,64 @@ def test_rows_of_code_without_a_file_from_linecache(spec, tmp_path):
     codes = [r for r in records(trace) if r.get("k") == "code" and r.get("top") == r.get("id")]
     assert [(r["name"], r.get("lines")) for r in codes] == [("cell", json.loads(traced.stdout))]
     assert json.loads(traced.stdout) == [3, 6]
+
+
+PASS_THROUGH = textwrap.dedent('''
+    import sys
+    try:
+        profile
+    except NameError:
+        profile = lambda f: f
+
+    @profile
+    def f(a, *args, b=2, **kw):
+        return a, args, b, sorted(kw.items())
+
+    class Boom(Exception):
+        pass
+
+    err = Boom("x")
+
+    @profile
+    def g():
+        raise err
+
+    @profile
+    def rec(n):
+        return n if n == 0 else rec(n - 1) + 1
+
+    @profile
+    def sets_a_tracer():
+        sys.settrace(lambda *a: None)
+
+    print(f(1), f(1, 2, 3, b=4, c=5), f(*[7], **{"b": 8, "z": 9}))
+    try:
+        g()
+    except Boom as e:
+        print(e is err, type(e.__traceback__).__name__)
+    print(rec(50), f(0))
+    sets_a_tracer()
+    print(sys.gettrace() is not None)
+''')
+
+
+@pytest.mark.parametrize("spec", INTERPRETERS)
+def test_wrapper_passes_calls_through(spec, tmp_path):
+    """Arguments, keyword arguments, results, exceptions (the same object)
+    and recursion go through the wrapper (up to 3.11 its call is in C) as
+    without the agent; a tracer the function sets stays set; and every
+    call of the decorated functions is recorded."""
+    exe = interpreter(spec)
+    (tmp_path / "through.py").write_text(PASS_THROUGH)
+    plain_env = {k: v for k, v in agent_env().items() if k != "LD_PRELOAD"}
+    plain = run([exe, "through.py"], tmp_path, plain_env)
+    traced = run([exe, "through.py"], tmp_path, agent_env(tmp_path / "t.jsonl"))
+    assert plain.returncode == 0 and traced.returncode == 0, (plain.stderr, traced.stderr)
+    assert traced.stderr == ""
+    assert traced.stdout == plain.stdout and "True traceback" in plain.stdout
+    events = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()
+              if line.startswith("[")]
+    names = {r["id"]: r["name"] for r in records(tmp_path / "t.jsonl") if r.get("k") == "code"}
+    calls = [names[e[1]] for e in events if e[0] == 1]
+    assert sorted(set(calls)) == ["f", "g", "rec", "sets_a_tracer"]
+    assert calls.count("f") == 4 and calls.count("rec") == 51 and calls.count("g") == 1

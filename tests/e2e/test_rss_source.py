@@ -120,3 +120,83 @@ def test_lost_records_fall_back_to_statm(fast_path, tmp_path):
     assert checks[0]['disagreements'] == 0, checks
     rows = {r.lineno: r for r in parse_tables(run.report.stdout)[0].rows if r.measured}
     assert 599.5 < max(r.inc for r in rows.values()) < 601, run.report.stdout
+
+
+def peak_excess(trace, line):
+    """For each event of that line (the one after the line measured), how
+    far the interval's peak rose above the RSS at its end, in MiB (events
+    are [kind, code, line, rss, t, peak]); and the number of line and
+    return events."""
+    events = [e for e in read_trace(trace) if isinstance(e, list) and e[0] in (0, 2)]
+    return [(e[5] - e[3]) / 2**20 for e in events if e[2] == line], len(events)
+
+
+def getrusage_calls(run_dir, env):
+    """The program under strace: (getrusage calls, its trace)."""
+    out = run_dir / 'strace.txt'
+    trace = run_dir / 'trace.jsonl'
+    proc = subprocess.run(['strace', '-f', '-e', 'trace=getrusage', '-o', str(out),
+                           '/usr/bin/python3.11', str(HERE / 'rss' / 'spikes.py'), '200'],
+                          env=clean_env({'LD_PRELOAD': str(AGENT), 'MEMPROF_OUTPUT': str(trace),
+                                         'MEMPROF_PEAK': '1', **env}),
+                          capture_output=True, text=True, timeout=120, cwd=run_dir)
+    assert proc.returncode == 0 and proc.stderr == '', proc.stderr
+    return out.read_text().count('getrusage('), trace
+
+
+def test_peak_from_the_records(fast_path, tmp_path):
+    """MEMPROF_PEAK=1 on the tracepoint: the peak of each interval is the
+    highest sum the records went through, no system call per event; the
+    kernel's high-water mark only where records were lost (the 400 MiB
+    line). Its figures are those of the high-water mark (the statm run)."""
+    if not shutil.which('strace'):
+        pytest.skip('memprof e2e: no strace')
+    (tmp_path / 'tp').mkdir()
+    (tmp_path / 'statm').mkdir()
+    fast_calls, fast = getrusage_calls(tmp_path / 'tp', {})
+    slow_calls, slow = getrusage_calls(tmp_path / 'statm', {'MEMPROF_RSS': 'statm'})
+    assert [h['rss'] for h in headers(fast)] == ['tracepoint']
+    source = (HERE / 'rss' / 'spikes.py').read_text().splitlines()
+    # An event's peak is that of the line before it: the lines after them.
+    loop = 2 + next(i for i, t in enumerate(source) if 'n += touched(' in t)
+    after = [2 + i for i, t in enumerate(source) if '= touched(' in t and 'n +=' not in t]
+    a, events = peak_excess(fast, loop)
+    b, events_statm = peak_excess(slow, loop)
+    assert events == events_statm >= 400 and len(a) == 200
+    # The statm run asks the kernel's mark at every event; the tracepoint
+    # run at its start and after the lost records only.
+    assert slow_calls >= events, slow_calls
+    assert fast_calls <= 4, fast_calls
+    # Every 1-4 MiB temporary in full (one page more: the loop's list).
+    for i, x in enumerate(a):
+        assert x >= 1 + i % 4, (i, x)
+    # The kernel's mark is taken from the RSS counters without their
+    # per-CPU parts (up to 32 pages each, per CPU and counter): it can
+    # only be lower.
+    for x, y in zip(a, b):
+        assert -1 / 256 <= x - y < 1, (x, y)
+    big, _ = peak_excess(fast, after[0])
+    burst, _ = peak_excess(fast, after[1])
+    assert big[0] >= 200 and max(burst) >= 399, (big, burst)
+
+
+def test_no_perf_event_unless_something_is_profiled(fast_path, tmp_path):
+    """The header names the tracepoint in every traced Python process, but
+    only a process that profiles something opens a perf event: opening and
+    closing a tracepoint's first and last perf event make the kernel hook
+    and unhook it, tens of milliseconds each."""
+    if not shutil.which('strace'):
+        pytest.skip('memprof e2e: no strace')
+    counts = {}
+    for name, code in (('nothing', 'pass'), ('something', 'profile(lambda: 1)()')):
+        out = tmp_path / ('%s.strace' % name)
+        trace = tmp_path / ('%s.jsonl' % name)
+        proc = subprocess.run(['strace', '-f', '-e', 'trace=perf_event_open', '-o', str(out),
+                               '/usr/bin/python3.11', '-c', code],
+                              env=clean_env({'LD_PRELOAD': str(AGENT), 'MEMPROF_OUTPUT': str(trace)}),
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stderr == '', proc.stderr
+        assert [h['rss'] for h in headers(trace)] == ['tracepoint']
+        counts[name] = out.read_text().count('perf_event_open(')
+    assert counts['nothing'] == 0, counts
+    assert counts['something'] >= os.cpu_count(), counts
