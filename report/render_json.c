@@ -117,11 +117,25 @@ static int write_functions(FILE *out, const section_t *s, source_cache_t *source
     return 0;
 }
 
+/* "points": [[seconds, MiB], ...] */
+static void write_point_list(FILE *out, const timeline_point_t *pts, size_t n)
+{
+    fputs("\"points\": [", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", [" : "[", out);
+        text_number(out, seconds(pts[i].t));
+        fputs(", ", out);
+        text_number(out, mib(pts[i].v));
+        fputc(']', out);
+    }
+    fputc(']', out);
+}
+
 static void write_timeline(FILE *out, const section_t *s)
 {
     static timeline_point_t pts[2 * TIMELINE_BUCKETS];
     bool samples = s->sample_rss->count > 0, any = samples || s->event_rss->count > 0;
-    size_t n = section_rss_points(s, pts), i;
+    size_t n = section_rss_points(s, pts);
 
     fprintf(out, "      \"timeline\": {\"source\": \"%s\", \"samples\": %llu, \"events\": %llu, ",
             samples ? "samples" : any ? "events" : "none", s->sample_rss->count,
@@ -137,15 +151,9 @@ static void write_timeline(FILE *out, const section_t *s)
     json_key_number(out, "peak_t_s", seconds(s->peak_t), any && s->peak_rss > 0);
     fputs(", ", out);
     json_key_number(out, "heap_max_bytes", (double)s->sample_heap->max, s->sample_heap->count > 0);
-    fputs(",\n        \"points\": [", out);
-    for (i = 0; i < n; i++) {
-        fputs(i ? ", [" : "[", out);
-        text_number(out, seconds(pts[i].t));
-        fputs(", ", out);
-        text_number(out, mib(pts[i].v));
-        fputc(']', out);
-    }
-    fputs("]}", out);
+    fputs(",\n        ", out);
+    write_point_list(out, pts, n);
+    fputc('}', out);
 }
 
 /* The spans the program named (profile.timestamp); the key only where
@@ -193,17 +201,7 @@ static void write_spans(FILE *out, const section_t *s)
 static void write_points(FILE *out, const timeline_t *tl)
 {
     static timeline_point_t pts[2 * TIMELINE_BUCKETS];
-    size_t n = timeline_points(tl, pts);
-
-    fputs("\"points\": [", out);
-    for (size_t i = 0; i < n; i++) {
-        fputs(i ? ", [" : "[", out);
-        text_number(out, seconds(pts[i].t));
-        fputs(", ", out);
-        text_number(out, mib(pts[i].v));
-        fputc(']', out);
-    }
-    fputc(']', out);
+    write_point_list(out, pts, timeline_points(tl, pts));
 }
 
 /* The launcher's samples of the whole process tree (--include-children):
