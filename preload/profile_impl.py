@@ -1,9 +1,9 @@
 # memprof's Python side, the part compiled on first use of profile (see
 # preload/bootstrap.py; the names it lists are here too). Kept short: each
 # line compiled costs the first @profile about 60,000 instructions. The
-# wrappers of generators and coroutines (profile_gen.py) and the selection
-# (profile_select.py) are compiled when first needed; sys.monitoring is
-# set up in C (pyside.c).
+# wrappers of generators and coroutines (profile_gen.py), the named spans
+# (profile_timestamp.py) and the selection (profile_select.py) are compiled
+# when first needed; sys.monitoring is set up in C (pyside.c).
 
 
 class _Profile:
@@ -20,6 +20,7 @@ class _Profile:
     _depth = 0      # named spans open now
 
     def timestamp(self, name="<block>"):
+        _c.load("profile_timestamp")
         return _Timestamp(self, str(name))
 
     def enable_by_count(self):
@@ -62,35 +63,3 @@ def _wrapper(func, flags, enter, leave):
     def wrapper(*args, **kwargs):
         return call(func, args, kwargs)
     return wrapper
-
-
-class _Timestamp:
-    # profile.timestamp(name): one {"k":"timestamp"} record per span, with
-    # its times and the RSS at both ends (memory_profiler's TimeStamper
-    # writes them for mprof). A context manager; as a decorator each call
-    # is a span.
-
-    def __init__(self, owner, name):
-        self._owner = owner
-        self.name = name
-        self._starts = []
-
-    def __enter__(self):
-        self._starts.append(_c.timestamp_now())
-        self._owner._depth += 1
-        return self
-
-    def __exit__(self, *exc_info):
-        t0, rss0 = self._starts.pop()
-        self._owner._depth -= 1
-        t1, rss1 = _c.timestamp_now()
-        _c.timestamp_write(self.name, t0, rss0, t1, rss1, self._owner._depth)
-        return False
-
-    def __call__(self, func):
-        owner, name = self._owner, self.name
-
-        def wrapper(*args, **kwargs):
-            with _Timestamp(owner, name):
-                return func(*args, **kwargs)
-        return _c.wraps(wrapper, func)
