@@ -19,4 +19,5 @@ EMBED(memprof_profile_impl_py, "preload/profile_impl.py");
 EMBED(memprof_profile_gen_py, "preload/profile_gen.py");
 EMBED(memprof_profile_select_py, "preload/profile_select.py");
 EMBED(memprof_profile_timestamp_py, "preload/profile_timestamp.py");
+EMBED(memprof_public_py, "preload/public.py");
 EMBED(memprof_compat_py, "preload/compat.py");

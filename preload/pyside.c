@@ -35,6 +35,7 @@ extern const char memprof_profile_impl_py[];
 extern const char memprof_profile_gen_py[];
 extern const char memprof_profile_select_py[];
 extern const char memprof_profile_timestamp_py[];
+extern const char memprof_public_py[];
 extern const char memprof_compat_py[];
 
 /* The Python side's namespace (bootstrap.py's globals), kept for good. */
@@ -49,6 +50,7 @@ static struct part {
     { "profile_gen", memprof_profile_gen_py, false },
     { "profile_select", memprof_profile_select_py, false },
     { "profile_timestamp", memprof_profile_timestamp_py, false },
+    { "public", memprof_public_py, false },
 };
 
 static bool run_source(const char *source)

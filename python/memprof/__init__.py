@@ -54,6 +54,7 @@ def _api():
     ns = _agent.namespace()
     if ns is None:
         raise RuntimeError("memprof's agent is off (see the warning above)")
+    ns["_c"].load("public")     # the agent's preload/public.py, compiled once
     return ns
 
 
