@@ -198,14 +198,14 @@ class OracleRun:
 
 
 def run_oracle(program, *, args=(), mp_args=(), plain=False, cwd=None,
-               python=ORACLE_PYTHON, timeout=TIMEOUT):
+               python=ORACLE_PYTHON, timeout=TIMEOUT, env=None):
     """Run `python -m memory_profiler [mp_args] NAME [args]` from the
     program's directory (plain=True), or the same through oracle_shim.py,
     which prints the same tables and also reports base0."""
     program = Path(program)
     cwd = Path(cwd) if cwd else program.parent
     script = os.path.relpath(program, cwd)
-    extra = {}
+    extra = dict(env or {})
     if plain:
         cmd = [python, '-m', 'memory_profiler', *mp_args, script, *args]
     else:
