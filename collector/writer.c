@@ -312,18 +312,26 @@ bool writer_init_mapped(writer_t *w, const char *path, int pid)
 }
 
 /* Records of other writers longer than this after our region are left
- * where they are (moving them costs their length at exit). */
-#define TAIL_MOVE_MAX (1024 * 1024)
+ * where they are (moving them costs their length at exit, and a buffer of
+ * this size). */
+#define TAIL_MOVE_MAX (64 * 1024)
 
-/* Whether [from, to) of fd holds a padding record, which every region has
- * at its end: a region of another process, maybe still being written
- * through its mapping, is never moved. Inside a JSON string every quote
- * is escaped, so "k":"pad" is found only in a padding record. */
+/* Whether [from, to) of fd holds a region: a region of another process,
+ * maybe still being written through its mapping, is never moved. Every
+ * region ends with its padding's tail, a space and "}\n, from the moment
+ * it is appended (under the lock) until its owner gives the padding back;
+ * no record writes over it. The padding's head ("k":"pad", which inside a
+ * JSON string could only appear escaped) is not enough on its own: a
+ * writer overwrites it with its next record before writing it again after
+ * that record, and a region read in between has none. A record of another
+ * kind that ends with a string ending in a space also matches: such a tail
+ * is then left where it is, which costs only its padding. */
 static bool holds_a_region(int fd, off_t from, off_t to)
 {
-    static const char key[] = "\"k\":\"pad\"";
-    enum { KEY = sizeof key - 1 };
-    char buf[4096 + KEY];
+    static const char head[] = "\"k\":\"pad\"";
+    static const char tail[] = " \"}\n";
+    enum { HEAD = sizeof head - 1, TAIL = sizeof tail - 1, KEEP = HEAD - 1 };
+    char buf[4096 + KEEP];
     size_t kept = 0;
     for (off_t at = from; at < to;) {
         size_t want = (size_t)(to - at) < 4096 ? (size_t)(to - at) : 4096;
@@ -331,28 +339,40 @@ static bool holds_a_region(int fd, off_t from, off_t to)
         if (n <= 0)
             return true;        /* unreadable: assume the worst */
         size_t have = kept + (size_t)n;
-        if (memmem(buf, have, key, KEY))
+        if (memmem(buf, have, head, HEAD) || memmem(buf, have, tail, TAIL))
             return true;
-        kept = have < KEY - 1 ? have : KEY - 1;
+        kept = have < KEEP ? have : KEEP;
         memmove(buf, buf + have - kept, kept);
         at += n;
     }
     return false;
 }
 
-/* Moves [from, size) of fd down to cut and ends the file after it. Front
- * to back, each piece read before it is written, so overlapping is safe. */
+/* Moves [from, size) of fd down to cut and ends the file after it: read
+ * whole first, then written with one pwrite, then the file ended, so that
+ * the records are in the file twice only between those two calls (a
+ * process killed after a partial move would leave a piece of them twice,
+ * which a reader would count twice). The caller blocks the signals. */
 static bool move_tail_and_trim(int fd, off_t cut, off_t from, off_t size)
 {
-    char buf[4096];
-    for (off_t at = from; at < size;) {
-        size_t want = (size_t)(size - at) < sizeof buf ? (size_t)(size - at) : sizeof buf;
-        ssize_t n = pread(fd, buf, want, at);
-        if (n <= 0 || pwrite(fd, buf, (size_t)n, cut + (at - from)) != n)
+    static char buf[TAIL_MOVE_MAX];
+    size_t len = (size_t)(size - from), have = 0;
+    while (have < len) {
+        ssize_t n = pread(fd, buf + have, len - have, from + (off_t)have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
             return false;
-        at += n;
+        have += (size_t)n;
     }
-    return ftruncate(fd, cut + (size - from)) == 0;
+    ssize_t n;
+    while ((n = pwrite(fd, buf, len, cut)) < 0 && errno == EINTR)
+        ;
+    /* A short write leaves the rest where it was: the file is not ended
+     * then, so nothing is lost (the bytes written are padding's place). */
+    if (n != (ssize_t)len)
+        return false;
+    return ftruncate(fd, cut + (off_t)len) == 0;
 }
 
 bool writer_release(writer_t *w)
@@ -367,10 +387,18 @@ bool writer_release(writer_t *w)
     w->len = w->rec = 0;
     w->in_part = false;
     bool lock_held, trimmed = false;
-    /* Not O_APPEND, with which pwrite() would append. */
+    /* Not O_APPEND, with which pwrite() would append. Every signal is held
+     * off meanwhile (the sampler's thread blocks them all): a process told
+     * to end at its exit (a Pool's terminate() does so) ends once the file
+     * is consistent again, not with a move half done. */
+    sigset_t all, old_mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old_mask);
     int fd = whole ? open_locked(w, O_RDWR, &lock_held) : -1;
-    if (fd < 0)
+    if (fd < 0) {
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         return false;
+    }
     struct stat st;
     if (lock_held && fstat(fd, &st) == 0 && st.st_dev == w->map_dev && st.st_ino == w->map_ino
         && st.st_size >= w->region_end) {
@@ -383,6 +411,7 @@ bool writer_release(writer_t *w)
             trimmed = move_tail_and_trim(fd, cut, end, st.st_size);
     }
     close_locked(fd, lock_held);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     return trimmed;
 }
 

@@ -167,9 +167,14 @@ def test_peak_from_the_records(fast_path, tmp_path):
     # run at its start and after the lost records only.
     assert slow_calls >= events, slow_calls
     assert fast_calls <= 4, fast_calls
-    # Every 1-4 MiB temporary in full (one page more: the loop's list).
+    # Every 1-4 MiB temporary, less at most what the counters keep per CPU:
+    # the records carry the counter without the per-CPU parts (up to 32
+    # pages per CPU and counter), and a thread moved to another CPU in the
+    # middle of a line leaves its part behind there (seen: 2.68 MiB of a
+    # 3 MiB temporary on a loaded machine, 82 pages short).
+    residue = 2 * 32 * (os.cpu_count() or 1) * 4096 / 2**20
     for i, x in enumerate(a):
-        assert x >= 1 + i % 4, (i, x)
+        assert x >= 1 + i % 4 - residue, (i, x, residue)
     # The kernel's mark is taken from the RSS counters without their
     # per-CPU parts (up to 32 pages each, per CPU and counter): it can
     # only be lower.
