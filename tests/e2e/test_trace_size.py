@@ -280,12 +280,11 @@ import fcntl, os, struct
 
 
 @profile
-def f():
-    a = [0] * 1000
-    return len(a)
+def neighbour_is_written():
+    return bytearray(4096)
 
 
-f()
+neighbour_is_written()
 region = b'{"k":"pid","pid":4}\\n[0,1,2,3]\\n[0,1,' + b' ' * 300 + b'"}\\n'
 fd = os.open(os.environ['MEMPROF_OUTPUT'], os.O_WRONLY | os.O_APPEND)
 lock = struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0)
