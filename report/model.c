@@ -516,6 +516,11 @@ int model_tree_record(model_t *m, const char *trace, const record_t *rec)
             char *c = strdup(rec->u.tree_proc.command);
             if (!c)
                 return MODEL_NO_MEMORY;
+            /* An exec: the samples before it were of the image it replaced
+             * (a fork of its parent, its parent's pages counted again until
+             * the exec), which the total keeps; its own line starts here. */
+            if (p->command && strcmp(p->command, c))
+                timeline_init(p->rss);
             free(p->command);
             p->command = c;
             p->ppid = rec->u.tree_proc.ppid;

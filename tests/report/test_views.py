@@ -265,3 +265,31 @@ def test_exact_mode_on_events_and_snapshots_uses_the_events(tmp_path):
     for args in (["--mode", "exact"], ["--top", "1"]):
         split = run("--threads", "split", *args, str(both), cwd=tmp_path)
         assert split.stdout == run("--threads", "split", *args, str(events), cwd=tmp_path).stdout
+
+
+def test_a_tree_process_line_starts_at_its_exec(tmp_path):
+    """--multiprocess: a fork child sampled before its exec has its
+    parent's pages in its RSS (40 MiB here, for a shell of 1.5 MiB); its
+    own line and peak start at the exec, the tree's total keeps every
+    sample. (A loaded machine's sampler caught such a child: the plot drew
+    the shell as a 40 MiB process of its own.)"""
+    path = write_case(tmp_path, "a = 1\n", [(1, 1, 10 * MIB), (0, 1, 10 * MIB), (2, 1, 10 * MIB)])
+    tree = [
+        '{"k":"tree","root":4242,"interval_ns":10000000,"per_process":true}',
+        '{"k":"tree_proc","pid":4242,"ppid":1,"command":"python3 app.py"}',
+        '{"k":"tree_sample","t_ns":1000,"rss":%d,"procs":[[4242,%d]]}' % (40 * MIB, 40 * MIB),
+        '{"k":"tree_proc","pid":4250,"ppid":4242,"command":"python3 app.py"}',
+        '{"k":"tree_sample","t_ns":2000,"rss":%d,"procs":[[4242,%d],[4250,%d]]}'
+        % (80 * MIB, 40 * MIB, 40 * MIB),
+        '{"k":"tree_proc","pid":4250,"ppid":4242,"command":"sh -c true"}',
+        '{"k":"tree_sample","t_ns":3000,"rss":%d,"procs":[[4242,%d],[4250,%d]]}'
+        % (41 * MIB + MIB // 2, 40 * MIB, 3 * MIB // 2),
+    ]
+    with open(path, "a") as f:
+        f.write("\n".join(tree) + "\n")
+    doc = json.loads(run("--format", "json", str(path), cwd=tmp_path).stdout)
+    procs = {p["pid"]: p for p in doc["process_tree"]["processes"]}
+    assert procs[4250]["command"] == "sh -c true"
+    assert procs[4250]["peak_mib"] == 1.5, procs[4250]
+    assert procs[4242]["peak_mib"] == 40, procs[4242]
+    assert doc["process_tree"]["peak_mib"] == 80, doc["process_tree"]
