@@ -368,11 +368,23 @@ static bool move_tail_and_trim(int fd, off_t cut, off_t from, off_t size)
     ssize_t n;
     while ((n = pwrite(fd, buf, len, cut)) < 0 && errno == EINTR)
         ;
-    /* A short write leaves the rest where it was: the file is not ended
-     * then, so nothing is lost (the bytes written are padding's place). */
-    if (n != (ssize_t)len)
-        return false;
-    return ftruncate(fd, cut + (off_t)len) == 0;
+    if (n == (ssize_t)len)
+        return ftruncate(fd, cut + (off_t)len) == 0;
+    /* A short write (a full disk): the bytes it wrote go back to what they
+     * were, our padding (its head at cut, spaces, its tail ending at from)
+     * and past it the records themselves, so that none is in the file
+     * twice. Rewriting blocks that exist needs no room. */
+    if (n > 0) {
+        static char was[TAIL_MOVE_MAX];
+        for (size_t i = 0; i < (size_t)n; i++) {
+            off_t at = cut + (off_t)i;
+            was[i] = at >= from ? buf[at - from]
+                     : i < PAD_HEAD_LEN ? PAD_HEAD[i]
+                     : at >= from - PAD_TAIL_LEN ? "\"}\n"[at - (from - PAD_TAIL_LEN)] : ' ';
+        }
+        (void)!pwrite(fd, was, (size_t)n, cut);
+    }
+    return false;
 }
 
 bool writer_release(writer_t *w)
