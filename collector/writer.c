@@ -399,18 +399,17 @@ bool writer_release(writer_t *w)
     w->len = w->rec = 0;
     w->in_part = false;
     bool lock_held, trimmed = false;
-    /* Not O_APPEND, with which pwrite() would append. Every signal is held
-     * off meanwhile (the sampler's thread blocks them all): a process told
-     * to end at its exit (a Pool's terminate() does so) ends once the file
-     * is consistent again, not with a move half done. */
+    /* Not O_APPEND, with which pwrite() would append. */
+    int fd = whole ? open_locked(w, O_RDWR, &lock_held) : -1;
+    if (fd < 0)
+        return false;
+    /* Once the lock is ours, every signal is held off (the sampler's thread
+     * blocks them all): a process told to end at its exit (a Pool's
+     * terminate() does so) ends once the file is consistent again, not with
+     * a move half done. The wait for the lock stays interruptible. */
     sigset_t all, old_mask;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old_mask);
-    int fd = whole ? open_locked(w, O_RDWR, &lock_held) : -1;
-    if (fd < 0) {
-        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-        return false;
-    }
     struct stat st;
     if (lock_held && fstat(fd, &st) == 0 && st.st_dev == w->map_dev && st.st_ino == w->map_ino
         && st.st_size >= w->region_end) {
