@@ -82,6 +82,21 @@ class TableFormatError(ValueError):
     pass
 
 
+def unreachable_by_others(*paths):
+    """The first of PATHS that a user other than its owner cannot reach
+    (a directory above it without o+x, or itself without o+r), or None:
+    the tests that run the agent as nobody skip on such a checkout (a
+    clone inside `mktemp -d`, mode 0700)."""
+    for path in paths:
+        path = Path(path).resolve()
+        if not os.stat(path).st_mode & 0o004:
+            return path
+        for d in path.parents:
+            if not os.stat(d).st_mode & 0o001:
+                return d
+    return None
+
+
 def clean_env(extra=None):
     """The environment for a run: ours minus anything that would change
     what the interpreter or the agent does, plus `extra`."""
